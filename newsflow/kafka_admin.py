@@ -1,0 +1,94 @@
+"""Kafka housekeeping: create the pipeline's topics, and measure consumer lag per stage."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+from kafka.structs import TopicPartition
+
+from newsflow.config import Settings
+from workers.topology import STAGES, all_topics
+
+log = logging.getLogger(__name__)
+
+
+def admin(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="newsflow-admin")
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create every pipeline topic that does not exist yet; return the ones created."""
+    client = admin(settings)
+    try:
+        existing = set(client.list_topics())
+        wanted = [t for t in all_topics(settings) if t not in existing]
+        created = []
+        for name in wanted:
+            try:
+                client.create_topics(
+                    [NewTopic(name, settings.topic_partitions, replication_factor=1)]
+                )
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass  # another process made it between list and create
+        if created:
+            log.info("topics created", extra={"topics": ",".join(created)})
+        return created
+    finally:
+        client.close()
+
+
+def delete_topics(settings: Settings) -> None:
+    client = admin(settings)
+    try:
+        existing = set(client.list_topics())
+        doomed = [t for t in all_topics(settings) if t in existing]
+        if doomed:
+            client.delete_topics(doomed)
+    finally:
+        client.close()
+
+
+@dataclass(frozen=True)
+class StageLag:
+    stage: str
+    topic: str
+    group: str
+    end_offset: int  # messages ever written to the topic (sum over partitions)
+    committed: int  # messages the stage's group has committed past
+    lag: int
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        return dict(consumer.end_offsets(tps)) if tps else {}
+    finally:
+        consumer.close()
+
+
+def lag(settings: Settings) -> list[StageLag]:
+    """For each stage: how far its consumer group is behind the end of its input topic."""
+    client = admin(settings)
+    try:
+        rows = []
+        for spec in STAGES.values():
+            topic = spec.input_topic(settings)
+            ends = end_offsets(settings, topic)
+            committed = client.list_consumer_group_offsets(settings.group(spec.name))
+            done = sum(
+                committed[tp].offset
+                for tp in ends
+                if tp in committed and committed[tp].offset >= 0
+            )
+            total = sum(ends.values())
+            rows.append(StageLag(spec.name, topic, settings.group(spec.name), total, done, total - done))
+        return rows
+    finally:
+        client.close()

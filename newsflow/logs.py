@@ -1,0 +1,51 @@
+"""Logging setup for entry points: one line per event, with its context as key=value pairs
+(or one JSON object per line with ``NEWSFLOW_LOG_FORMAT=json``). Library code only calls
+``logging.getLogger(__name__)`` and passes context through ``extra=``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+def _context(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and v is not None}
+
+
+class KeyValueFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{self.formatTime(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        pairs = " ".join(f"{k}={_quote(v)}" for k, v in _context(record).items())
+        if pairs:
+            line = f"{line} {pairs}"
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"ts": self.formatTime(record), "level": record.levelname,
+                "logger": record.name, "msg": record.getMessage(), **_context(record)}
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+def _quote(value: Any) -> str:
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
+
+
+def setup(level: str = "INFO", fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("kafka", "elastic_transport", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

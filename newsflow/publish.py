@@ -1,0 +1,149 @@
+"""Publishing articles into ``news.raw`` from files, and waiting until they are searchable.
+
+Accepted inputs (a path may be a file or a folder, searched recursively):
+- ``.jsonl`` / ``.jsonl.gz`` / ``.ndjson``: one raw-article JSON object per line, sent as is;
+- ``.json``: one object, or an array of objects;
+- ``.txt``: first line the title, the rest the text;
+- ``.html`` / ``.htm``: the page, as ``html``.
+Files other than JSON get the URL ``<url_prefix><path relative to the folder>``.
+
+Lines are sent byte for byte, even when they are not valid JSON or lack a URL: the clean stage
+dead-letters them with a reason, so nothing disappears at the door.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+from newsflow.config import Settings
+from schemas.articles import article_id
+from workers.runtime import make_producer
+from workers.topology import RAW
+
+log = logging.getLogger(__name__)
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+DOC_SUFFIXES = (".txt", ".html", ".htm")
+Progress = Callable[[int], None]
+
+
+def _is(path: Path, suffixes: tuple[str, ...]) -> bool:
+    return path.name.lower().endswith(suffixes)
+
+
+def input_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    wanted = JSONL_SUFFIXES + DOC_SUFFIXES + (".json",)
+    return sorted(p for p in path.rglob("*") if p.is_file() and _is(p, wanted))
+
+
+def read_messages(path: Path, url_prefix: str = "file:///") -> Iterator[bytes]:
+    """Raw ``news.raw`` message values from a file or folder, in a stable order."""
+    root = path if path.is_dir() else path.parent
+    for file in input_files(path):
+        if _is(file, JSONL_SUFFIXES):
+            opener = gzip.open if file.name.endswith(".gz") else open
+            with opener(file, "rb") as fh:
+                for line in fh:
+                    if line.strip():
+                        yield line.rstrip(b"\r\n")
+        elif file.suffix.lower() == ".json":
+            data = json.loads(file.read_bytes())
+            for item in data if isinstance(data, list) else [data]:
+                yield json.dumps(item, ensure_ascii=False).encode()
+        else:
+            url = url_prefix + file.relative_to(root).as_posix()
+            text = file.read_text(encoding="utf-8", errors="replace")
+            if file.suffix.lower() == ".txt":
+                title, _, body = text.partition("\n")
+                record = {"url": url, "title": title.strip(), "text": body}
+            else:
+                record = {"url": url, "html": text}
+            yield json.dumps(record, ensure_ascii=False).encode()
+
+
+def key_of(value: bytes) -> bytes | None:
+    """Kafka key of a raw message: the article id when the message has a URL, else none."""
+    try:
+        url = json.loads(value).get("url")
+    except (ValueError, AttributeError):
+        return None
+    return article_id(url).encode() if isinstance(url, str) and url.strip() else None
+
+
+@dataclass
+class PublishReport:
+    topic: str
+    published: int = 0
+    ids: list[str] = field(default_factory=list)
+
+
+def publish(
+    settings: Settings,
+    messages: Iterable[bytes],
+    *,
+    producer: KafkaProducer | None = None,
+    progress: Progress | None = None,
+) -> PublishReport:
+    """Send message values to ``news.raw`` keyed by article id; returns once all are acked."""
+    topic = settings.topic(RAW)
+    own = producer is None
+    producer = producer or make_producer(settings)
+    report = PublishReport(topic)
+    futures = []
+    try:
+        for value in messages:
+            key = key_of(value)
+            futures.append(producer.send(topic, key=key, value=value))
+            report.published += 1
+            if key:
+                report.ids.append(key.decode())
+            if progress:
+                progress(1)
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+    finally:
+        if own:
+            producer.close()
+    log.info("published", extra={"topic": topic, "count": report.published})
+    return report
+
+
+def wait_searchable(
+    settings: Settings, ids: list[str], timeout: float = 120, progress: Progress | None = None
+) -> int:
+    """Wait until the documents with these ids can be found through the alias.
+
+    Returns how many are searchable (== len(ids) unless the timeout ran out).
+    """
+    from newsflow import elastic
+
+    es = elastic.client(settings)
+    wanted = sorted(set(ids))
+    deadline = time.monotonic() + timeout
+    found = 0
+    while True:
+        if es.indices.exists_alias(name=settings.es_alias):
+            now = sum(
+                int(es.count(index=settings.es_alias,
+                             query={"ids": {"values": wanted[i:i + 1000]}})["count"])
+                for i in range(0, len(wanted), 1000)
+            )
+            if progress and now > found:
+                progress(now - found)
+            found = now
+        if found >= len(wanted) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)

@@ -1,0 +1,77 @@
+"""The runtime's message handling, over a small stage written here: no services needed."""
+
+import json
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+
+from workers.runtime import BatchProcessor, Message
+from workers.stage import Emit, Fail, Skip
+from workers.topology import StageSpec
+
+
+class In(BaseModel):
+    id: str
+    text: str
+
+
+class Out(BaseModel):
+    id: str
+    upper: str
+
+
+class Shouting:
+    """Upper-cases text; skips 'skip', fails on 'fail', and crashes the batch on 'boom'."""
+
+    name = "shout"
+    version = "1"
+
+    def process(self, batch: Sequence[In]) -> list:
+        if any(a.text == "boom" for a in batch):
+            raise RuntimeError("boom")
+        out: list = []
+        for a in batch:
+            if a.text == "skip":
+                out.append(Skip("too-short", "one word"))
+            elif a.text == "fail":
+                out.append(Fail(ValueError("cannot")))
+            else:
+                out.append(Emit(Out(id=a.id, upper=a.text.upper())))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+SPEC = StageSpec("shout", "in", "out", In, Out)
+
+
+def run(values: list[bytes], max_bytes: int = 1000):
+    processor = BatchProcessor(SPEC, Shouting(), max_bytes)
+    return processor.run([Message(v, offset=i) for i, v in enumerate(values)])
+
+
+def msg(i: int, text: str) -> bytes:
+    return json.dumps({"id": str(i), "text": text}).encode()
+
+
+def test_every_message_gets_exactly_one_outcome_in_order():
+    values = [msg(0, "a"), b"{not json", msg(2, "skip"), b'{"id": "3"}', msg(4, "fail"),
+              b"x" * 2000, b"[1, 2]", b"", msg(8, "b")]
+    results = run(values)
+    assert [r.message.offset for r in results] == list(range(len(values)))
+    assert [(r.kind, r.reason) for r in results] == [
+        ("emitted", None), ("dead", "not-json"), ("skipped", "too-short"),
+        ("dead", "invalid"), ("dead", "stage-error"), ("dead", "too-large"),
+        ("dead", "not-json"), ("dead", "empty-message"), ("emitted", None),
+    ]
+    assert results[0].output == Out(id="0", upper="A")
+    assert "text: Field required" in (results[3].error or "")
+    assert results[4].error_type == "ValueError"
+
+
+def test_a_batch_that_crashes_is_retried_one_by_one_and_only_the_culprit_dies():
+    results = run([msg(0, "a"), msg(1, "boom"), msg(2, "c")])
+    assert [(r.kind, r.article_id) for r in results] == [
+        ("emitted", "0"), ("dead", "1"), ("emitted", "2")]
+    assert results[1].reason == "stage-error" and results[1].error == "boom"

@@ -1,0 +1,46 @@
+"""index stage: EnrichedArticle -> IndexDocument, written to Elasticsearch by the runtime.
+
+The stage itself only shapes the document (the mapping lives in ``schemas/es/``); the
+runtime's Elasticsearch sink bulk-writes it under ``_id = article id`` through the ``news``
+alias, so a replay overwrites instead of duplicating.
+
+Skips: none. Dead letters: a document Elasticsearch rejects for good (a mapping conflict,
+4xx other than 429) is dead-lettered by the sink with Elasticsearch's reason; 429 and 5xx
+are retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from newsflow.config import Settings
+from schemas.articles import EnrichedArticle, IndexDocument
+from workers.stage import Emit, Outcome, StageContext
+
+NAME = "index"
+VERSION = "1.0.0"
+
+_DOC_FIELDS = set(IndexDocument.model_fields)
+
+
+def to_document(article: EnrichedArticle, indexed_at: datetime) -> IndexDocument:
+    fields = article.model_dump(include=_DOC_FIELDS)
+    fields["versions"] = {**article.versions, NAME: VERSION}
+    return IndexDocument(**fields, indexed_at=indexed_at)
+
+
+class IndexStage:
+    name = NAME
+    version = VERSION
+
+    def process(self, batch: Sequence[EnrichedArticle]) -> list[Outcome]:
+        now = datetime.now(UTC)
+        return [Emit(to_document(article, now)) for article in batch]
+
+    def close(self) -> None:
+        pass
+
+
+def build(settings: Settings, context: StageContext) -> IndexStage:
+    return IndexStage()

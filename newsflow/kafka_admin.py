@@ -88,7 +88,8 @@ def lag(settings: Settings) -> list[StageLag]:
                 if tp in committed and committed[tp].offset >= 0
             )
             total = sum(ends.values())
-            rows.append(StageLag(spec.name, topic, settings.group(spec.name), total, done, total - done))
+            group = settings.group(spec.name)
+            rows.append(StageLag(spec.name, topic, group, total, done, total - done))
         return rows
     finally:
         client.close()

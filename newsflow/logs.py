@@ -18,7 +18,8 @@ def _context(record: logging.LogRecord) -> dict[str, Any]:
 
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{self.formatTime(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        line = (f"{self.formatTime(record)} {record.levelname:<7} {record.name}: "
+                f"{record.getMessage()}")
         pairs = " ".join(f"{k}={_quote(v)}" for k, v in _context(record).items())
         if pairs:
             line = f"{line} {pairs}"

@@ -39,7 +39,8 @@ def test_text_or_html_is_required():
 
 
 def test_published_at_must_be_iso_8601_with_zone():
-    ok = RawArticle.model_validate({"url": "u", "text": "x", "published_at": "2025-03-04T08:30:00Z"})
+    ok = RawArticle.model_validate(
+        {"url": "u", "text": "x", "published_at": "2025-03-04T08:30:00Z"})
     assert ok.published_at is not None and ok.published_at.year == 2025
     with pytest.raises(ValidationError):
         RawArticle.model_validate({"url": "u", "text": "x", "published_at": "yesterday"})

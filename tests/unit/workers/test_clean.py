@@ -267,7 +267,7 @@ def test_seed_article(stage: CleanStage) -> None:
     try:
         raw = RawArticle.model_validate(seed_article(shared))
     except SeedError:
-        pytest.fail(f"the seed article needs the shared data, not found at {shared}: set NEWSFLOW_SHARED_DIR")
+        pytest.fail(f"the seed article needs the shared data (NEWSFLOW_SHARED_DIR): {shared}")
     article = emitted(clean_one(stage, **raw.model_dump()))
 
     assert article.title == (

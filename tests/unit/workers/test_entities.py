@@ -175,7 +175,7 @@ def test_seed_article(stage: EntitiesStage) -> None:
     try:
         raw = RawArticle.model_validate(seed_article(shared))
     except SeedError:
-        pytest.fail(f"the seed article needs the shared data, not found at {shared}: set NEWSFLOW_SHARED_DIR")
+        pytest.fail(f"the seed article needs the shared data (NEWSFLOW_SHARED_DIR): {shared}")
     [cleaned] = CleanStage(min_words=20).process([raw])
     assert isinstance(cleaned, Emit)
     fields = cleaned.article.model_dump()

@@ -67,7 +67,7 @@ from numpy.typing import NDArray
 
 from newsflow.config import Settings
 from schemas.articles import CleanArticle, DedupedArticle
-from workers.stage import Emit, Outcome, Skip, StageContext
+from workers.stage import Emit, Outcome, Skip, StageContext, TransientError
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -305,7 +305,7 @@ STATE_MAPPINGS: dict[str, Any] = {
 }
 
 
-class StateStoreError(RuntimeError):
+class StateStoreError(TransientError):
     """The state index refused a read or a write (not a conflict): the batch cannot be decided."""
 
 

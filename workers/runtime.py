@@ -35,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 from newsflow import elastic
 from newsflow.config import Settings
 from schemas.articles import SkipRecord
-from workers.stage import Emit, Fail, Skip, Stage, StageContext
+from workers.stage import Emit, Fail, Skip, Stage, StageContext, TransientError
 from workers.topology import DLQ, SKIPPED, StageSpec
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,9 @@ class BatchProcessor:
             return []
         try:
             outcomes = self.stage.process(models)
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # not the articles' fault: the worker retries the batch
             # One bad article must not sink the batch: retry alone to find who fails.
             log.warning("batch failed, retrying its articles one by one",
                         extra={"stage": self.spec.name, "size": len(models)}, exc_info=True)
@@ -143,8 +145,17 @@ class BatchProcessor:
         try:
             [outcome] = self.stage.process([model])
             return outcome
-        except Exception as exc:  # the article's own fault: dead-letter it, keep going
-            return Fail(exc)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            return Fail(exc)  # the article's own fault: dead-letter it, keep going
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Faults of the infrastructure, worth waiting out: never a reason to dead-letter."""
+    if isinstance(exc, TransientError | TransportError):  # TransportError: connection, timeout
+        return True
+    return isinstance(exc, ApiError) and (exc.status_code == 429 or exc.status_code >= 500)
 
 
 def _dead(message: Message, reason: str, exc: BaseException, aid: str | None = None) -> Result:
@@ -279,8 +290,20 @@ class Worker:
 
     def handle(self, messages: list[Message]) -> None:
         started = time.perf_counter()
-        results = self.processor.run(messages)
-        self.sink.write([r for r in results if r.kind == "emitted"])
+        delay = 0.5
+        while True:
+            try:
+                results = self.processor.run(messages)
+                self.sink.write([r for r in results if r.kind == "emitted"])
+                break
+            except Exception as exc:
+                if not is_transient(exc) or self.stop.is_set():
+                    raise  # uncommitted: the batch is processed again after a restart
+                RETRIES.labels(self.spec.name, "stage").inc()
+                log.warning("transient fault, retrying the batch",
+                            extra={**self._where(), "error": repr(exc), "delay": delay})
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
         side = [self._side_record(r) for r in results if r.kind != "emitted"]
         futures = [self.producer.send(topic, key=key, value=value, headers=headers)
                    for topic, key, value, headers in side]

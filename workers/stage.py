@@ -46,6 +46,11 @@ class Fail:
 Outcome = Emit[Any] | Skip | Fail
 
 
+class TransientError(RuntimeError):
+    """A fault of the infrastructure a stage uses (its state store is down, say), not of the
+    article: the runtime retries the batch with backoff instead of dead-lettering it."""
+
+
 class Stage(Protocol[In]):
     name: str
     version: str

@@ -3,10 +3,11 @@
 import json
 from collections.abc import Sequence
 
+import pytest
 from pydantic import BaseModel
 
 from workers.runtime import BatchProcessor, Message
-from workers.stage import Emit, Fail, Skip
+from workers.stage import Emit, Fail, Skip, TransientError
 from workers.topology import StageSpec
 
 
@@ -75,3 +76,14 @@ def test_a_batch_that_crashes_is_retried_one_by_one_and_only_the_culprit_dies():
     assert [(r.kind, r.article_id) for r in results] == [
         ("emitted", "0"), ("dead", "1"), ("emitted", "2")]
     assert results[1].reason == "stage-error" and results[1].error == "boom"
+
+
+class StoreDown(Shouting):
+    def process(self, batch: Sequence[In]) -> list:
+        raise TransientError("state store unavailable")
+
+
+def test_an_infrastructure_fault_is_raised_for_retry_never_dead_lettered():
+    processor = BatchProcessor(SPEC, StoreDown(), 1000)
+    with pytest.raises(TransientError):
+        processor.run([Message(msg(0, "a"))])

@@ -99,7 +99,8 @@ def bulk_index(es: Elasticsearch, index: str, docs: list[tuple[str, bytes]]) -> 
     for doc_id, source in docs:
         lines.append(json.dumps({"index": {"_index": index, "_id": doc_id}}))
         lines.append(source.decode("utf-8"))
-    response = es.bulk(operations="\n".join(lines) + "\n")
+    # Sent as ready NDJSON: the documents are already JSON, no need to parse and re-encode.
+    response = es.bulk(operations="\n".join(lines) + "\n")  # type: ignore[arg-type]
     failures = []
     if response.get("errors"):
         for position, item in enumerate(response["items"]):

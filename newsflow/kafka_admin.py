@@ -64,7 +64,7 @@ class StageLag:
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
@@ -81,14 +81,14 @@ def lag(settings: Settings) -> list[StageLag]:
         for spec in STAGES.values():
             topic = spec.input_topic(settings)
             ends = end_offsets(settings, topic)
-            committed = client.list_consumer_group_offsets(settings.group(spec.name))
+            group = settings.group(spec.name)
+            committed = client.list_group_offsets({group: None}).get(group, {})
             done = sum(
                 committed[tp].offset
                 for tp in ends
                 if tp in committed and committed[tp].offset >= 0
             )
             total = sum(ends.values())
-            group = settings.group(spec.name)
             rows.append(StageLag(spec.name, topic, group, total, done, total - done))
         return rows
     finally:

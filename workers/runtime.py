@@ -48,6 +48,10 @@ RETRIES = Counter("newsflow_retries", "Transient-fault retries", ["stage", "targ
 
 Kind = Literal["emitted", "skipped", "dead"]
 
+# The broker's message.max.bytes (stack/kafka/server.properties): the largest record that can
+# arrive, so the largest that must be fetchable and re-publishable to the dead-letter topic.
+BROKER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Message:
@@ -362,7 +366,8 @@ def make_producer(settings: Settings) -> KafkaProducer:
         acks="all",
         linger_ms=20,
         retries=10,
-        max_request_size=settings.max_message_bytes + 64 * 1024,
+        # Room for any message the broker accepts: oversized input is dead-lettered whole.
+        max_request_size=BROKER_MAX_MESSAGE_BYTES,
         client_id="newsflow",
     )
 
@@ -381,8 +386,8 @@ def make_worker(spec: StageSpec, settings: Settings, *, install_signals: bool = 
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=settings.batch_size,
-        fetch_max_bytes=max(52428800, settings.max_message_bytes * 2),
-        max_partition_fetch_bytes=settings.max_message_bytes + 64 * 1024,
+        fetch_max_bytes=max(52428800, BROKER_MAX_MESSAGE_BYTES),
+        max_partition_fetch_bytes=BROKER_MAX_MESSAGE_BYTES,
     )
     producer = make_producer(settings)
     output = spec.output_topic(settings)

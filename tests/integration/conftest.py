@@ -42,7 +42,7 @@ os.environ.setdefault("PREFECT_API_URL", load_settings().prefect_api_url)
 def _reachable(settings: Settings) -> dict[str, bool]:
     ok = {}
     try:
-        ok["elasticsearch"] = httpx.get(settings.es_url, timeout=3).status_code == 200
+        ok["elasticsearch"] = httpx.get(f"{settings.es_url}/_cluster/health", timeout=3).is_success
     except httpx.HTTPError:
         ok["elasticsearch"] = False
     try:
@@ -96,9 +96,9 @@ def _containers(settings: Settings) -> Iterator[Settings]:
     from newsflow import stack
 
     with (
-        KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
+        KafkaContainer("apache/kafka:4.1.2").with_kraft() as kafka,
         ElasticSearchContainer(
-            "docker.elastic.co/elasticsearch/elasticsearch:8.19.21", mem_limit="2g"
+            "docker.elastic.co/elasticsearch/elasticsearch:9.5.3", mem_limit="2g"
         ).with_env("xpack.security.enabled", "false") as es,
     ):
         settings = settings.model_copy(

@@ -148,3 +148,32 @@ def test_offline_jsonl_mode_gives_the_worker_path_output(pipeline: Pipeline, tmp
                 doc.pop("indexed_at")
         assert offline == online, f"stage {stage}: offline output differs from the worker's"
         assert len(offline) == len(messages)
+
+
+def test_kafkas_own_console_producer_can_publish_articles(pipeline: Pipeline):
+    from newsflow import stack
+
+    pipeline.start()
+    record = dict(GOOD, url="https://example.org/console-producer")
+    java = stack.find_java_home("kafka") / "bin" / "java"
+    libs = pipeline.settings.stack_dir.resolve() / "kafka" / "libs" / "*"
+    subprocess.run(
+        [str(java), "-cp", str(libs), "org.apache.kafka.tools.ConsoleProducer",
+         "--bootstrap-server", pipeline.settings.kafka_bootstrap,
+         "--topic", pipeline.settings.topic("raw")],
+        input=json.dumps(record).encode() + b"\n", check=True, capture_output=True, timeout=120,
+    )
+    wait_for(lambda: indexed(pipeline, [article_id(record["url"])]) == 1, what="indexed")
+
+
+def test_an_oversized_message_is_dead_lettered_whole(pipeline: Pipeline):
+    pipeline.start()
+    limit = pipeline.settings.max_message_bytes
+    huge = json.dumps(dict(GOOD, url="https://example.org/huge",
+                           text="word " * (limit // 5 + 1000))).encode()
+    assert len(huge) > limit
+    report = publish(pipeline.settings, [huge, *jsonl([GOOD])])
+    wait_for(lambda: indexed(pipeline, [article_id(GOOD["url"])]) == 1, what="good one indexed")
+    [dead] = pipeline.read_topic("dlq", expect=1)
+    assert dead.value == huge and dead.key == report.ids[0].encode()
+    assert dict(dead.headers)["newsflow.reason"] == b"too-large"

@@ -1,0 +1,363 @@
+"""End-to-end throughput of the pipeline on the local stack, against its limits.
+
+    python benchmarks/throughput.py [--data ../shared/data] [--limit N] [--replicas entities=2]
+
+One run, all on this machine:
+1. end to end: N articles (default: the 19,043 Reuters NORM records and the 2,225 BBC articles,
+   each under a fresh URL) published to a fresh ``<run>.raw``; real worker processes (replicas
+   as given) clean, dedup, enrich and index them; the clock runs from the first publish until
+   every article is accounted for (indexed + dead-lettered + skipped). Lag per stage and the
+   indexed count are sampled every second.
+2. the processing limit: the same stage functions chained in-process, one process per core,
+   no Kafka, no Elasticsearch (dedup state in memory);
+3. the indexing limit: the final documents bulk-indexed straight into Elasticsearch;
+4. a naive baseline: one process, one article at a time, one index request per article.
+Then the same with entity extraction off (``--no-entities-pass`` skips that).
+
+Writes ``benchmarks/out/<run>/results.json``, ``results.md`` (table) and ``throughput.png``
+(throughput and lag over time), and prints the ratios the README reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from kafka import KafkaConsumer
+from kafka.structs import TopicPartition
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from newsflow import elastic, kafka_admin  # noqa: E402
+from newsflow.config import Settings, env_var, load_settings  # noqa: E402
+from newsflow.publish import publish  # noqa: E402
+from workers.runtime import BatchProcessor, Message  # noqa: E402
+from workers.stage import StageContext  # noqa: E402
+from workers.topology import STAGES  # noqa: E402
+
+# --- data ----------------------------------------------------------------------------------
+
+
+def load_articles(data: Path, run: str, limit: int | None) -> list[bytes]:
+    """Raw-article messages from the shared corpora, each under a URL unique to this run."""
+    out: list[bytes] = []
+    with gzip.open(data / "reuters21578" / "reuters21578.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r.get("text_type") != "NORM" or not r.get("body"):
+                continue
+            out.append(json.dumps({
+                "url": f"https://bench.newsflow.example/{run}/reuters/{r['newid']}",
+                "title": r.get("title"), "text": r["body"], "source": "reuters.example",
+                "language": "en"}).encode())
+    with open(data / "bbc-news" / "bbc-news.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            out.append(json.dumps({
+                "url": f"https://bench.newsflow.example/{run}/bbc/{r['id']}",
+                "title": r.get("title"), "text": r["body"], "source": "bbc.example",
+                "language": "en"}).encode())
+    return out[:limit] if limit else out
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def end_offsets(settings: Settings, kinds: list[str]) -> dict[str, int]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    try:
+        totals = {}
+        for kind in kinds:
+            topic = settings.topic(kind)
+            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+            totals[kind] = sum(consumer.end_offsets(tps).values()) if tps else 0
+        return totals
+    finally:
+        consumer.close()
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM: the most resident memory the process ever had."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@dataclass
+class Sample:
+    t: float
+    indexed: int
+    lag: dict[str, int]
+    committed: dict[str, int]
+
+
+@dataclass
+class EndToEnd:
+    articles: int
+    seconds: float
+    rate: float
+    indexed: int
+    dead: int
+    skipped: int
+    stage_rates: dict[str, float]
+    peak_rss_mib: dict[str, float]
+    samples: list[Sample] = field(default_factory=list)
+
+
+def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, int],
+                   entities: bool, logs: Path) -> EndToEnd:
+    tag = uuid.uuid4().hex[:8]
+    settings = base.model_copy(update={
+        "topic_prefix": f"bench-{tag}", "group_prefix": f"bench-{tag}",
+        "es_alias": f"bench-{tag}", "entities_enabled": entities})
+    kafka_admin.ensure_topics(settings)
+    es = elastic.client(settings)
+    elastic.ensure_index(es, settings)
+    env = {**os.environ, **{env_var(k): str(v) for k, v in
+                            settings.model_dump(mode="json").items()},
+           "NEWSFLOW_LOG_LEVEL": "WARNING"}
+    workers: list[tuple[str, subprocess.Popen[bytes]]] = []
+    for stage in STAGES:
+        for n in range(replicas.get(stage, 1)):
+            log = open(logs / f"{tag}-{stage}-{n}.log", "wb")  # noqa: SIM115
+            workers.append((f"{stage}-{n}", subprocess.Popen(
+                [sys.executable, "-m", "newsflow", "worker", stage], env=env, cwd=REPO,
+                stdout=log, stderr=subprocess.STDOUT)))
+    time.sleep(8)  # models loaded, groups joined: measure the pipeline, not start-up
+    samples: list[Sample] = []
+    try:
+        started = time.monotonic()
+        publish(settings, messages)
+        total = len(messages)
+        while True:
+            time.sleep(1.0)
+            es.indices.refresh(index=settings.es_alias)
+            indexed = elastic.count(es, settings)
+            side = end_offsets(settings, ["dlq", "skipped"])
+            rows = kafka_admin.lag(settings)
+            samples.append(Sample(time.monotonic() - started, indexed,
+                                  {r.stage: r.lag for r in rows},
+                                  {r.stage: r.committed for r in rows}))
+            print(f"\r{samples[-1].t:6.0f}s indexed {indexed}/{total} "
+                  f"lag {samples[-1].lag}", end="", flush=True)
+            if indexed + side["dlq"] + side["skipped"] >= total:
+                break
+            dead = [name for name, proc in workers if proc.poll() is not None]
+            if dead:
+                raise RuntimeError(f"worker(s) {dead} exited: see the logs in {logs}")
+            if samples[-1].t > 3600:
+                raise TimeoutError("not done after an hour")
+        seconds = samples[-1].t
+        print()
+        rss = {name: peak_rss_mib(proc.pid) for name, proc in workers}
+        stage_rates = {}
+        for stage in STAGES:
+            done = [s for s in samples if s.committed.get(stage, 0) > 0]
+            last = max(s.committed[stage] for s in samples)
+            finish = next((s.t for s in samples if s.committed[stage] >= last), seconds)
+            stage_rates[stage] = last / finish if done and finish else 0.0
+        return EndToEnd(total, seconds, total / seconds, indexed, side["dlq"], side["skipped"],
+                        stage_rates, rss, samples)
+    finally:
+        for _, proc in workers:
+            proc.terminate()
+        for _, proc in workers:
+            proc.wait(timeout=60)
+        elastic.drop_index(es, settings)
+        kafka_admin.delete_topics(settings)
+
+
+# --- limits --------------------------------------------------------------------------------
+
+
+_PROCESSORS: list[BatchProcessor] = []
+_BATCH = 200
+
+
+def _init(settings_data: dict[str, Any]) -> None:
+    """Per pool process: build every stage once (models loaded, dedup state in memory)."""
+    settings = Settings(**settings_data)
+    global _BATCH
+    _BATCH = settings.batch_size
+    for spec in STAGES.values():
+        stage = spec.build(settings, StageContext(offline=True))
+        _PROCESSORS.append(BatchProcessor(spec, stage, settings.max_message_bytes))
+
+
+def _chain(lines: list[bytes]) -> list[bytes]:
+    """Every stage in order, batch by batch, in this process, over one share of the articles."""
+    out: list[bytes] = []
+    for i in range(0, len(lines), _BATCH):
+        batch = lines[i:i + _BATCH]
+        for processor in _PROCESSORS:
+            results = processor.run([Message(v) for v in batch])
+            batch = [r.output.model_dump_json(exclude_none=True).encode()
+                     for r in results if r.kind == "emitted" and r.output is not None]
+        out += batch
+    return out
+
+
+def processing_limit(settings: Settings, messages: list[bytes], processes: int
+                     ) -> tuple[float, list[bytes]]:
+    shares = [messages[i::processes] for i in range(processes)]
+    with mp.get_context("spawn").Pool(processes, _init, (settings.model_dump(),)) as pool:
+        pool.map(_chain, [[m] for m in messages[:processes]], chunksize=1)  # wait for set-up
+        started = time.perf_counter()
+        docs = [d for part in pool.map(_chain, shares, chunksize=1) for d in part]
+        seconds = time.perf_counter() - started
+    return len(messages) / seconds, docs
+
+
+def indexing_limit(es: Elasticsearch, settings: Settings, docs: list[bytes]) -> float:
+    index = f"bench-bulk-{uuid.uuid4().hex[:8]}"
+    _, body = elastic.index_definition()
+    es.indices.create(index=index, settings=body["settings"], mappings=body["mappings"])
+    try:
+        pairs = [(json.loads(d)["id"], d) for d in docs]
+        started = time.perf_counter()
+        for i in range(0, len(pairs), 1000):
+            failures = elastic.bulk_index(es, index, pairs[i:i + 1000])
+            assert not failures, failures[:3]
+        es.indices.refresh(index=index)
+        seconds = time.perf_counter() - started
+        assert es.count(index=index)["count"] == len({p[0] for p in pairs})
+        return len(pairs) / seconds
+    finally:
+        es.indices.delete(index=index)
+
+
+def naive_baseline(es: Elasticsearch, settings: Settings, messages: list[bytes]) -> float:
+    """One process, one article at a time through every stage, one index request each."""
+    index = f"bench-naive-{uuid.uuid4().hex[:8]}"
+    _, body = elastic.index_definition()
+    es.indices.create(index=index, settings=body["settings"], mappings=body["mappings"])
+    processors = []
+    for spec in STAGES.values():
+        stage = spec.build(settings, StageContext(offline=True))
+        processors.append(BatchProcessor(spec, stage, settings.max_message_bytes))
+    try:
+        started = time.perf_counter()
+        for value in messages:
+            for processor in processors:
+                [result] = processor.run([Message(value)])
+                if result.kind != "emitted" or result.output is None:
+                    break
+                value = result.output.model_dump_json(exclude_none=True).encode()
+            else:
+                doc = json.loads(value)
+                es.index(index=index, id=doc["id"], document=doc)
+        seconds = time.perf_counter() - started
+        return len(messages) / seconds
+    finally:
+        es.indices.delete(index=index)
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def chart(path: Path, runs: dict[str, EndToEnd]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=False)
+    for label, e2e in runs.items():
+        ts = [s.t for s in e2e.samples]
+        top.plot(ts, [s.indexed for s in e2e.samples], label=f"indexed ({label})")
+        for stage in STAGES:
+            bottom.plot(ts, [s.lag.get(stage, 0) for s in e2e.samples],
+                        label=f"{stage} lag ({label})")
+    top.set_ylabel("documents indexed")
+    top.legend()
+    bottom.set_ylabel("consumer lag (messages)")
+    bottom.set_xlabel("seconds since first publish")
+    bottom.legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N articles")
+    parser.add_argument("--replicas", nargs="*", default=[], metavar="STAGE=N",
+                        help="worker processes per stage (default 1 each)")
+    parser.add_argument("--naive", type=int, default=300, help="articles for the naive baseline")
+    parser.add_argument("--no-entities-pass", action="store_true",
+                        help="skip the second run with entity extraction off")
+    args = parser.parse_args()
+
+    run = time.strftime("%Y%m%d-%H%M%S")
+    out = REPO / "benchmarks" / "out" / run
+    out.mkdir(parents=True, exist_ok=True)
+    settings = load_settings()
+    es = elastic.client(settings)
+    replicas = {k: int(v) for k, v in (r.split("=") for r in args.replicas)}
+    messages = load_articles(args.data, run, args.limit)
+    cores = os.cpu_count() or 1
+    print(f"{len(messages)} articles, replicas {replicas or 'one per stage'}, {cores} cores")
+
+    results: dict[str, Any] = {"articles": len(messages), "replicas": replicas, "cores": cores}
+    runs: dict[str, EndToEnd] = {}
+    passes = [True] if args.no_entities_pass else [True, False]
+    for entities in passes:
+        label = "entities on" if entities else "entities off"
+        s = settings.model_copy(update={"entities_enabled": entities})
+        print(f"-- {label}: end to end")
+        e2e = run_end_to_end(s, messages, replicas, entities, out)
+        runs[label] = e2e
+        print(f"-- {label}: processing limit ({cores} processes)")
+        proc_rate, docs = processing_limit(s, messages, cores)
+        print(f"-- {label}: indexing limit")
+        index_rate = indexing_limit(es, s, docs)
+        print(f"-- {label}: naive baseline ({args.naive} articles)")
+        naive_rate = naive_baseline(es, s, messages[: args.naive])
+        slower = min(proc_rate, index_rate)
+        results[label] = {
+            "end_to_end": {k: v for k, v in asdict(e2e).items() if k != "samples"},
+            "processing_limit": proc_rate, "indexing_limit": index_rate,
+            "naive_baseline": naive_rate,
+            "ratio_to_slower_limit": e2e.rate / slower,
+            "ratio_to_naive": e2e.rate / naive_rate,
+        }
+        print(json.dumps(results[label], indent=2))
+
+    (out / "results.json").write_text(json.dumps(
+        {**results, "samples": {k: [asdict(s) for s in v.samples] for k, v in runs.items()}},
+        indent=2))
+    lines = ["| run | end to end /s | processing limit /s | indexing limit /s | naive /s | "
+             "e2e ÷ slower limit | e2e ÷ naive | max worker RSS MiB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label in runs:
+        r = results[label]
+        rss = max(r["end_to_end"]["peak_rss_mib"].values())
+        lines.append(f"| {label} | {r['end_to_end']['rate']:.1f} | {r['processing_limit']:.1f} "
+                     f"| {r['indexing_limit']:.1f} | {r['naive_baseline']:.1f} | "
+                     f"{r['ratio_to_slower_limit']:.2f} | {r['ratio_to_naive']:.1f} | {rss:.0f} |")
+    for label in runs:
+        r = results[label]["end_to_end"]
+        lines.append(f"\n{label}: stage rates /s " + ", ".join(
+            f"{k} {v:.1f}" for k, v in r["stage_rates"].items()) + "; peak RSS MiB " +
+            ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mib"].items()))
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    chart(out / "throughput.png", runs)
+    print("\n".join(lines))
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

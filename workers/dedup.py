@@ -10,9 +10,9 @@ Decisions, in this order:
   re-consuming a topic (or two replicas handling one message) gives the same answer.
 * **exact** - another article had the same ``text_hash``: ``is_duplicate``, ``duplicate_kind
   "exact"``, ``duplicate_of`` the first article with that hash, ``similarity`` 1.0, its cluster.
-* **near** - an earlier article shares an LSH band key and its estimated Jaccard similarity is
-  at least ``settings.dedup_threshold``: the most similar one is ``duplicate_of``, kind
-  ``"near"``, its cluster.
+* **near** - an earlier article shares an LSH band key and the Jaccard similarity of their
+  word 5-shingle sets is at least ``settings.dedup_threshold``: the most similar one is
+  ``duplicate_of``, kind ``"near"``, its cluster.
 * **new story** - otherwise: ``cluster_id`` is the article's own id.
 
 Skip reasons: ``no-words`` (the body has no word characters, so nothing to compare; the clean
@@ -20,26 +20,33 @@ stage should not let these through). Dead-letter conditions: none of the stage's
 state store (Elasticsearch unreachable, writes rejected) raises, failing the batch, and every
 write is create-if-absent so that a retried batch replays to the same decisions.
 
-Fingerprint. ``text_hash`` is sha256 of the body's lower-cased ``\\w+`` tokens joined by single
-spaces: the body only, because syndicated copies keep the body and rewrite the headline (a
-re-headlined copy is the same text), and tokens only, so whitespace, punctuation and case do
-not make a copy look new. The MinHash (datasketch, scheme ``affine32``, crc32 as the shingle
-hash, 128 permutations, seed 1) is over word 5-shingles of the same tokens. Bodies under 10
-tokens use bigrams (one word: unigrams), having few or no 5-shingles; a 9-token text and a
-10-token copy of it are then not comparable, which only matters when ``min_words`` is below
-10. Stored signatures are only comparable to signatures made the same way: changing any of
-this means a new VERSION and a new state index.
+Fingerprint. The text is the headline and the body: short wire items (dividend notices, price
+reports) often share a body word for word and differ only in the headline naming the company
+or the market, so the body alone would merge different stories. A re-headlined copy of a body
+of any length is still a near-duplicate (the headline is a few shingles of hundreds).
+``text_hash`` is sha256 of the text's lower-cased ``\\w+`` tokens joined by single spaces (so
+whitespace, punctuation and case do not make a copy look new). The MinHash (datasketch, scheme
+``affine32``, crc32 as the shingle hash, 128 permutations, seed 1) is over word 5-shingles of
+the same tokens. Texts under 10 tokens use bigrams (one word: unigrams), having few or no
+5-shingles; a 9-token text and a 10-token copy of it are then not comparable, which only
+matters when ``min_words`` is below 10. Stored signatures are only comparable to signatures
+made the same way: changing any of this means a new VERSION and a new state index.
 
 LSH banding. ``rows`` per band is the largest that still makes a pair *at* the threshold a
-candidate with probability >= 0.9 (fewer rows give more false candidates to verify and more
-claims to store); bands = 128 // rows. At the default 0.8 that is 16 bands x 8 rows, with
-P(candidate) = 1 - (1 - s^8)^16:
+candidate with probability >= 0.98 (fewer rows give more false candidates to verify and more
+claims to store); bands = 128 // rows. At the default 0.8 that is 18 bands x 7 rows, with
+P(candidate) = 1 - (1 - s^7)^18:
 
     s = 0.3   0.5   0.6   0.7   0.75  0.8   0.85  0.9
-    P = .001  .061  .237  .613  .815  .947  .994  1.00
+    P = .004  .132  .418  .787  .927  .986  .999  1.00
 
-Candidates are then verified on the full 128-value signature, so a false candidate costs one
-signature read, never a wrong cluster.
+Candidates are then verified on their *exact* Jaccard similarity, from the stored set of
+shingle hashes (crc32 of each distinct shingle, sorted uint32, ~4 bytes a word), not on the
+MinHash estimate: with 128 values the estimate's standard deviation is 0.035 at 0.8, which
+put pairs of true similarity 0.80-0.83 on the wrong side of the threshold about as often as
+pairs of 0.75-0.8 (benchmarks/eval_dedup.py). A false candidate costs one record read, never
+a wrong cluster. Records stored by version 1.0 have no shingle set: they are compared on the
+signature estimate.
 
 State, behind a small store interface (``MemoryStore`` offline, ``ElasticsearchStore``
 otherwise): one *article* record per article (text hash, signature, decision) and *claims*:
@@ -52,6 +59,7 @@ records then claims), plus three more only when another replica won a claim in b
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import threading
@@ -73,14 +81,14 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 NAME = "dedup"
-VERSION = "1.0"
+VERSION = "2.0"
 
 NUM_PERM = 128
 SEED = 1
 SCHEME: Final = "affine32"  # datasketch >= 2.0; values are uint32, so they fit an ES ``long``
 SHINGLE = 5
 SHORT_TEXT = 10  # bodies with fewer tokens than this are shingled as bigrams
-MIN_RECALL = 0.9  # chance that a pair exactly at the threshold becomes a candidate
+MIN_RECALL = 0.98  # chance that a pair exactly at the threshold becomes a candidate
 
 _WORD = re.compile(r"\w+")
 
@@ -94,6 +102,11 @@ DuplicateKind = Literal["exact", "near"]
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens: what both the hash and the shingles are made of."""
     return _WORD.findall(text.lower())
+
+
+def article_text(title: str | None, body: str) -> str:
+    """What is compared: the headline, then the body (see the module docstring)."""
+    return f"{title}\n{body}" if title else body
 
 
 def text_hash(words: Sequence[str]) -> str:
@@ -123,12 +136,24 @@ def jaccard(a: Signature, b: Signature) -> float:
     return float(np.count_nonzero(a == b)) / float(a.size)
 
 
+def exact_jaccard(a: Signature, b: Signature) -> float:
+    """Jaccard similarity of two sorted sets of distinct shingle hashes."""
+    common = np.intersect1d(a, b, assume_unique=True).size
+    union = a.size + b.size - common
+    return common / union if union else 1.0
+
+
+def shingle_hashes(items: Iterable[bytes]) -> Signature:
+    return np.unique(np.fromiter((zlib.crc32(s) for s in items), dtype=np.uint32))
+
+
 @dataclass(frozen=True, eq=False)
 class Fingerprint:
     article_id: str
     text_hash: str
     signature: Signature
     keys: tuple[str, ...]  # the hash claim first, then one claim per band
+    shingles: Signature  # sorted distinct crc32 of the shingles, for exact verification
 
 
 class Fingerprinter:
@@ -140,9 +165,9 @@ class Fingerprinter:
         self.num_perm = num_perm
         self._permutations = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
 
-    def fingerprint(self, article_id: str, body: str) -> Fingerprint | None:
-        """None when the body has no words."""
-        words = tokens(body)
+    def fingerprint(self, article_id: str, text: str) -> Fingerprint | None:
+        """None when the text has no words."""
+        words = tokens(text)
         if not words:
             return None
         sketch = MinHash(
@@ -152,10 +177,13 @@ class Fingerprinter:
             permutations=self._permutations,
             hashfunc=zlib.crc32,  # twice as fast as the default sha1; affine32 mixes it anyway
         )
-        sketch.update_batch(shingles(words))
+        grams = shingles(words)
+        sketch.update_batch(grams)
         signature = np.asarray(sketch.hashvalues, dtype=np.uint32)
         digest = text_hash(words)
-        return Fingerprint(article_id, digest, signature, self.keys(digest, signature))
+        return Fingerprint(
+            article_id, digest, signature, self.keys(digest, signature), shingle_hashes(grams)
+        )
 
     def keys(self, digest: str, signature: Signature) -> tuple[str, ...]:
         """Claim keys of a text: also used on a rival's stored signature."""
@@ -209,6 +237,7 @@ class ArticleState:
     text_hash: str
     signature: Signature
     decision: Decision
+    shingles: Signature | None = None  # None in records written by version 1.0
 
     @property
     def is_root(self) -> bool:
@@ -299,6 +328,7 @@ STATE_MAPPINGS: dict[str, Any] = {
         "cluster_id": {"type": "keyword"},
         "text_hash": {"type": "keyword"},
         "signature": {"type": "long", "index": False, "doc_values": False},
+        "shingles": {"type": "binary"},  # base64 of little-endian uint32, not searchable
         "decision": {"type": "object", "enabled": False},
         "at": {"type": "date", "format": "epoch_millis"},  # for pruning old state
     },
@@ -324,6 +354,8 @@ class ElasticsearchStore:
         from elasticsearch import BadRequestError
 
         if self.es.indices.exists(index=self.index):
+            # A state index made by version 1.0 lacks the shingle field: adding one is allowed.
+            self.es.indices.put_mapping(index=self.index, properties=STATE_MAPPINGS["properties"])
             return
         try:
             self.es.indices.create(
@@ -416,6 +448,11 @@ def _state_source(state: ArticleState, now: int) -> dict[str, Any]:
         "text_hash": state.text_hash,
         "signature": state.signature.tolist(),
         "decision": state.decision.to_dict(),
+        **(
+            {"shingles": base64.b64encode(state.shingles.astype("<u4").tobytes()).decode()}
+            if state.shingles is not None
+            else {}
+        ),
         "at": now,
     }
 
@@ -426,6 +463,11 @@ def _state_from_source(source: Mapping[str, Any]) -> ArticleState:
         text_hash=source["text_hash"],
         signature=np.asarray(source["signature"], dtype=np.uint32),
         decision=Decision.from_dict(source["decision"]),
+        shingles=(
+            np.frombuffer(base64.b64decode(source["shingles"]), dtype="<u4").astype(np.uint32)
+            if "shingles" in source
+            else None
+        ),
     )
 
 
@@ -445,7 +487,10 @@ class DedupStage:
 
     def process(self, batch: Sequence[CleanArticle]) -> list[Outcome]:
         prints: list[Fingerprint | None] = [
-            self.fingerprinter.fingerprint(article.id, article.body) for article in batch
+            self.fingerprinter.fingerprint(article.id, article_text(article.title, article.body))
+            if _WORD.search(article.body)
+            else None
+            for article in batch
         ]
         decisions = self.assign([p for p in prints if p is not None])
         outcomes: list[Outcome] = []
@@ -484,7 +529,8 @@ class DedupStage:
         for fp in prints:
             if fp.article_id in view.articles:  # a replay, or twice in this batch
                 continue
-            state = ArticleState(fp.article_id, fp.text_hash, fp.signature, self._decide(fp, view))
+            decision = self._decide(fp, view)
+            state = ArticleState(fp.article_id, fp.text_hash, fp.signature, decision, fp.shingles)
             view.articles[fp.article_id] = written[fp.article_id] = state
             for key in fp.keys:
                 if key not in view.claims:  # later articles of this batch see it at once
@@ -519,7 +565,9 @@ class DedupStage:
         for state in candidates:
             if state.text_hash == fp.text_hash:
                 similarity = 1.0
-            else:
+            elif state.shingles is not None:
+                similarity = exact_jaccard(fp.shingles, state.shingles)
+            else:  # a version 1.0 record: only its signature to go by
                 similarity = jaccard(fp.signature, state.signature)
             if similarity >= self.threshold and similarity > best_similarity:
                 best, best_similarity = state, similarity

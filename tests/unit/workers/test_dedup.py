@@ -21,7 +21,9 @@ from workers.dedup import (
     build,
     candidate_probability,
     choose_rows,
+    exact_jaccard,
     jaccard,
+    tokens,
 )
 from workers.stage import Emit, Skip, StageContext
 
@@ -144,10 +146,10 @@ def decision(a: DedupedArticle) -> tuple[object, ...]:
     return (a.cluster_id, a.is_duplicate, a.duplicate_of, a.similarity, a.duplicate_kind)
 
 
-def test_default_banding_is_16_by_8() -> None:
-    assert choose_rows(0.8) == 8
-    assert candidate_probability(0.8, 8) == pytest.approx(0.947, abs=0.001)
-    assert candidate_probability(0.5, 8) < 0.07  # unrelated-ish pairs rarely even compared
+def test_default_banding_is_18_by_7() -> None:
+    assert choose_rows(0.8) == 7
+    assert candidate_probability(0.8, 7) == pytest.approx(0.986, abs=0.001)
+    assert candidate_probability(0.5, 7) < 0.14  # unrelated-ish pairs rarely even compared
 
 
 def test_first_article_starts_a_cluster_and_records_its_version() -> None:
@@ -162,15 +164,36 @@ def test_first_article_starts_a_cluster_and_records_its_version() -> None:
 def test_exact_copy_under_another_url() -> None:
     stage = new_stage()
     (first,) = run(stage, make("https://a.example/bridge", BRIDGE))
-    # Same body, different headline, whitespace and punctuation: still the same text.
-    copy_body = BRIDGE.replace("\n", " ").replace(", the city", " - the city")
-    (copy,) = run(stage, make("https://b.example/news/123?utm_source=x", copy_body, "Bridge shut"))
+    # Same headline and body, different whitespace, punctuation and case: the same text.
+    copy_body = BRIDGE.replace("\n", " ").replace(", the city", " - the City")
+    (copy,) = run(stage, make("https://b.example/news/123?utm_source=x", copy_body, "A HEADLINE"))
     assert copy.text_hash == first.text_hash
     assert copy.is_duplicate
     assert copy.duplicate_kind == "exact"
     assert copy.duplicate_of == first.id
     assert copy.similarity == 1.0
     assert copy.cluster_id == first.id
+
+
+def test_same_body_under_a_new_headline_is_a_near_copy() -> None:
+    stage = new_stage()
+    (first,) = run(stage, make("https://a.example/bridge", BRIDGE))
+    (copy,) = run(stage, make("https://b.example/b", BRIDGE, "Harbour Bridge shut for nine days"))
+    assert copy.text_hash != first.text_hash  # the headline is part of the text
+    assert copy.duplicate_kind == "near" and copy.duplicate_of == first.id
+    assert copy.similarity is not None and 0.9 < copy.similarity < 1.0
+
+
+def test_same_short_body_under_different_headlines_is_not_a_copy() -> None:
+    # Wire notices share their body word for word; only the headline names the company.
+    body = "Qtly div 10 cts vs 10 cts prior. Pay April 1. Record March 15."
+    stage = new_stage()
+    a, b = run(
+        stage,
+        make("https://a.example/1", body, "Harbour Foods Inc sets quarterly dividend"),
+        make("https://a.example/2", body, "Northern Tool Corp sets quarterly dividend"),
+    )
+    assert not b.is_duplicate and b.cluster_id != a.cluster_id
 
 
 def test_reheadlined_near_copy() -> None:
@@ -278,7 +301,23 @@ def test_short_texts_use_smaller_shingles() -> None:
     assert not c.is_duplicate
 
 
-def test_similarity_is_estimated_jaccard_against_the_stored_signature() -> None:
+def test_similarity_is_the_exact_jaccard_of_the_shingle_sets() -> None:
+    stage = new_stage()
+    run(stage, make("https://a.example/bridge", BRIDGE))
+    (near,) = run(stage, make("https://c.example/b", BRIDGE_NEAR))
+    fp = stage.fingerprinter
+    a, b = (
+        fp.fingerprint("a", f"A headline\n{BRIDGE}"),
+        fp.fingerprint("b", f"A headline\n{BRIDGE_NEAR}"),
+    )
+    assert a is not None and b is not None
+    words_a, words_b = tokens(f"A headline {BRIDGE}"), tokens(f"A headline {BRIDGE_NEAR}")
+    sets = [{tuple(w[i : i + 5]) for i in range(len(w) - 4)} for w in (words_a, words_b)]
+    assert near.similarity == pytest.approx(len(sets[0] & sets[1]) / len(sets[0] | sets[1]))
+    assert exact_jaccard(a.shingles, b.shingles) == near.similarity
+
+
+def test_signatures_estimate_jaccard_and_band_keys_find_candidates() -> None:
     stage = new_stage()
     fp = stage.fingerprinter
     a = fp.fingerprint("a", BRIDGE)
@@ -287,7 +326,7 @@ def test_similarity_is_estimated_jaccard_against_the_stored_signature() -> None:
     assert a is not None and b is not None and c is not None
     assert jaccard(a.signature, b.signature) >= 0.8
     assert jaccard(a.signature, c.signature) < 0.2
-    assert a.keys[0] == f"h:{a.text_hash}" and len(a.keys) == 1 + 16
+    assert a.keys[0] == f"h:{a.text_hash}" and len(a.keys) == 1 + 18
     # Near copies share band keys; a different story shares none.
     assert set(a.keys[1:]) & set(b.keys[1:])
     assert not set(a.keys[1:]) & set(c.keys[1:])

@@ -8,6 +8,19 @@ Delivery: input offsets are committed only after every output of the batch is ac
 before the commit means the batch is processed again; outputs are keyed by article id and
 Elasticsearch ``_id`` is the article id, so the visible effect is still once.
 
+Faults: an infrastructure fault (Kafka unavailable or changing leader, Elasticsearch down,
+429 or 5xx, a stage's :class:`~workers.stage.TransientError`) retries the whole batch with
+backoff and never dead-letters anything. An article that makes the stage fail is run again on
+its own, up to ``settings.stage_attempts`` runs in all, and only then dead-lettered (header
+``newsflow.attempts``). While a batch waits out a fault the worker pauses its partitions and
+keeps polling (backpressure: no new input is fetched, but it stays in its consumer group).
+
+Rebalances (a replica joins or leaves): offsets are committed per batch, for the partitions
+this worker still owns. A partition taken away while its batch was in flight is not committed
+here; its new owner processes that batch again, which the idempotent outputs make harmless.
+On SIGTERM the worker finishes its batch and commits (or, when a fault is being waited out,
+hands the batch back uncommitted), leaves the group and exits.
+
 Every input message ends as exactly one of:
 - ``emitted``  - written to the stage's output topic (or indexed, for ``index``);
 - ``skipped``  - a :class:`~schemas.articles.SkipRecord` on ``news.skipped`` with the reason;
@@ -22,18 +35,22 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from kafka import KafkaConsumer, KafkaProducer
-from prometheus_client import Counter, Histogram
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, ValidationError
 
 from newsflow import elastic
 from newsflow.config import Settings
+from newsflow.secrets import kafka_client_options
 from schemas.articles import SkipRecord
 from workers.stage import Emit, Fail, Skip, Stage, StageContext, TransientError
 from workers.topology import DLQ, SKIPPED, StageSpec
@@ -45,8 +62,17 @@ MESSAGES = Counter(
 )
 BATCH_SECONDS = Histogram("newsflow_batch_seconds", "Time to handle one batch", ["stage"])
 RETRIES = Counter("newsflow_retries", "Transient-fault retries", ["stage", "target"])
+DEAD = Counter("newsflow_dead_lettered", "Messages dead-lettered", ["stage", "reason"])
+SKIPPED_TOTAL = Counter("newsflow_skipped", "Messages skipped", ["stage", "reason"])
+PROCESSED = Counter("newsflow_processed", "Messages emitted to the next topic or indexed",
+                    ["stage"])
+LAG = Gauge("newsflow_lag", "Messages behind the end of the input partition, at last commit",
+            ["stage", "partition"])
+COMMIT_LOST = Counter("newsflow_commits_lost", "Batches whose partitions moved to another "
+                      "replica before the commit (reprocessed there)", ["stage"])
 
 Kind = Literal["emitted", "skipped", "dead"]
+_T = TypeVar("_T")
 
 # The broker's message.max.bytes (stack/kafka/server.properties): the largest record that can
 # arrive, so the largest that must be fetchable and re-publishable to the dead-letter topic.
@@ -75,16 +101,22 @@ class Result:
     reason: str | None = None
     error: str | None = None
     error_type: str | None = None
+    attempts: int = 1  # runs of the stage on this article (dead letters: all of them failed)
 
 
 class BatchProcessor:
     """decode → validate → process for a batch of messages; shared by the Kafka worker and
-    the offline JSONL mode, so both give the same output for the same input."""
+    the offline JSONL mode, so both give the same output for the same input.
 
-    def __init__(self, spec: StageSpec, stage: Stage[Any], max_message_bytes: int) -> None:
+    ``max_attempts``: how many runs of the stage an article gets before a failure counts as
+    its own, for good (a stage error that repeats), and it is dead-lettered."""
+
+    def __init__(self, spec: StageSpec, stage: Stage[Any], max_message_bytes: int,
+                 max_attempts: int = 3) -> None:
         self.spec = spec
         self.stage = stage
         self.max_message_bytes = max_message_bytes
+        self.max_attempts = max(1, max_attempts)
 
     def run(self, messages: Sequence[Message]) -> list[Result]:
         results: list[Result | None] = [None] * len(messages)
@@ -97,17 +129,18 @@ class BatchProcessor:
                 valid.append((i, parsed))
 
         outcomes = self._process([model for _, model in valid])
-        for (i, model), outcome in zip(valid, outcomes, strict=True):
+        for (i, model), (outcome, attempts) in zip(valid, outcomes, strict=True):
             message = messages[i]
             aid, url = getattr(model, "id", None), getattr(model, "url", None)
             if isinstance(outcome, Emit):
                 results[i] = Result(message, "emitted", getattr(outcome.article, "id", aid),
-                                    url, outcome.article)
+                                    url, outcome.article, attempts=attempts)
             elif isinstance(outcome, Skip):
                 results[i] = Result(message, "skipped", aid, url, reason=outcome.reason,
-                                    error=outcome.detail)
+                                    error=outcome.detail, attempts=attempts)
             else:
                 results[i] = _dead(message, "stage-error", outcome.error, aid)
+                results[i].attempts = attempts  # type: ignore[union-attr]
         return [r for r in results if r is not None]
 
     def _validate(self, message: Message) -> BaseModel | Result:
@@ -128,37 +161,50 @@ class BatchProcessor:
         except ValidationError as exc:
             return _dead(message, "invalid", exc, data.get("id"))
 
-    def _process(self, models: list[BaseModel]) -> list[Emit[Any] | Skip | Fail]:
+    def _process(self, models: list[BaseModel]) -> list[tuple[Emit[Any] | Skip | Fail, int]]:
+        """One (outcome, runs) per model. A failure is retried with the article alone until
+        it has had ``max_attempts`` runs: a flaky failure then passes, a real one is final."""
         if not models:
             return []
         try:
-            outcomes = self.stage.process(models)
+            batch_outcomes = self.stage.process(models)
         except Exception as exc:
             if is_transient(exc):
                 raise  # not the articles' fault: the worker retries the batch
-            # One bad article must not sink the batch: retry alone to find who fails.
+            # One bad article must not sink the batch: retry alone to find who fails. The
+            # batch run is not counted against anyone: it cannot say whose fault it was.
             log.warning("batch failed, retrying its articles one by one",
                         extra={"stage": self.spec.name, "size": len(models)}, exc_info=True)
-            outcomes = [self._process_one(model) for model in models]
-        if len(outcomes) != len(models):
-            raise RuntimeError(f"stage {self.spec.name} returned {len(outcomes)} outcomes "
-                               f"for {len(models)} inputs")
-        return outcomes
+            return [self._retry_alone(model, 0, None) for model in models]
+        if len(batch_outcomes) != len(models):
+            raise RuntimeError(f"stage {self.spec.name} returned {len(batch_outcomes)} "
+                               f"outcomes for {len(models)} inputs")
+        return [self._retry_alone(model, 1, outcome) if isinstance(outcome, Fail)
+                else (outcome, 1) for model, outcome in zip(models, batch_outcomes, strict=True)]
 
-    def _process_one(self, model: BaseModel) -> Emit[Any] | Skip | Fail:
-        try:
-            [outcome] = self.stage.process([model])
-            return outcome
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            return Fail(exc)  # the article's own fault: dead-letter it, keep going
+    def _retry_alone(self, model: BaseModel, runs: int, last: Fail | None
+                     ) -> tuple[Emit[Any] | Skip | Fail, int]:
+        while runs < self.max_attempts:
+            runs += 1
+            try:
+                [outcome] = self.stage.process([model])
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                outcome = Fail(exc)
+            if not isinstance(outcome, Fail):
+                return outcome, runs
+            last = outcome
+        assert last is not None
+        return last, runs  # failed every run: the article's own fault, dead-letter it
 
 
 def is_transient(exc: BaseException) -> bool:
     """Faults of the infrastructure, worth waiting out: never a reason to dead-letter."""
     if isinstance(exc, TransientError | TransportError):  # TransportError: connection, timeout
         return True
+    if isinstance(exc, KafkaError):  # broker down, leader moved, request timed out
+        return bool(exc.retriable)
     return isinstance(exc, ApiError) and (exc.status_code == 429 or exc.status_code >= 500)
 
 
@@ -210,6 +256,8 @@ class ElasticsearchSink:
         self.alias = settings.es_alias
         self.stage = stage
         self.stop = stop
+        # How to wait between retries; the worker swaps in its paused wait (backpressure).
+        self.wait: Callable[[float], object] = stop.wait
 
     def write(self, results: list[Result]) -> None:
         pending = list(results)
@@ -233,11 +281,12 @@ class ElasticsearchSink:
                     result.error, result.error_type = failure.error, f"http-{failure.status}"
             if retry:
                 if self.stop.is_set():
-                    raise RuntimeError("stopping while Elasticsearch is unavailable")
+                    # Transient: the worker hands the batch back uncommitted and exits.
+                    raise TransientError("stopping while Elasticsearch is unavailable")
                 RETRIES.labels(self.stage, "elasticsearch").inc(len(retry))
                 log.warning("elasticsearch unavailable, retrying",
                             extra={"stage": self.stage, "items": len(retry), "delay": delay})
-                time.sleep(delay)
+                self.wait(delay)
                 delay = min(delay * 2, 30.0)
             pending = retry
 
@@ -250,6 +299,10 @@ def _to_bytes(model: BaseModel | None) -> bytes:
 # --- the Kafka worker ----------------------------------------------------------------------
 
 
+class HandBack(Exception):
+    """Stop requested while a batch waits out a fault: leave it uncommitted for the next run."""
+
+
 @dataclass
 class Worker:
     spec: StageSpec
@@ -260,6 +313,7 @@ class Worker:
     producer: KafkaProducer
     stop: threading.Event = field(default_factory=threading.Event)
     counts: dict[str, int] = field(default_factory=dict)
+    in_batch: bool = False  # a polled batch is being handled (and polls now only keep us alive)
 
     def run(self, max_idle_seconds: float | None = None) -> None:
         """Poll and handle batches until stopped (SIGTERM/SIGINT, or ``stop`` set).
@@ -276,6 +330,9 @@ class Worker:
                 elif max_idle_seconds is not None and \
                         time.monotonic() - idle_since > max_idle_seconds:
                     break
+        except HandBack:
+            log.warning("stopping mid-fault: the batch is left uncommitted for the next run",
+                        extra=self._where())
         finally:
             self.close()
 
@@ -293,61 +350,145 @@ class Worker:
         return len(messages)
 
     def handle(self, messages: list[Message]) -> None:
+        """Process, write every output, then commit; transient faults are retried."""
         started = time.perf_counter()
-        delay = 0.5
-        while True:
-            try:
-                results = self.processor.run(messages)
-                self.sink.write([r for r in results if r.kind == "emitted"])
-                break
-            except Exception as exc:
-                if not is_transient(exc) or self.stop.is_set():
-                    raise  # uncommitted: the batch is processed again after a restart
-                RETRIES.labels(self.spec.name, "stage").inc()
-                log.warning("transient fault, retrying the batch",
-                            extra={**self._where(), "error": repr(exc), "delay": delay})
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        self.in_batch = True
+        try:
+            results = self._retrying("batch", lambda: self._process_and_write(messages))
+            self._retrying("commit", lambda: self._commit(messages))
+        finally:
+            self.in_batch = False
+            if self.consumer.paused():
+                self.consumer.resume(*self.consumer.paused())
+        BATCH_SECONDS.labels(self.spec.name).observe(time.perf_counter() - started)
+        for result in results:
+            self._record(result)
+
+    def _process_and_write(self, messages: list[Message]) -> list[Result]:
+        # Re-run whole on a retry: every stage is idempotent per article id, and a partial
+        # write of the previous try is overwritten, not doubled.
+        results = self.processor.run(messages)
+        self.sink.write([r for r in results if r.kind == "emitted"])
         side = [self._side_record(r) for r in results if r.kind != "emitted"]
         futures = [self.producer.send(topic, key=key, value=value, headers=headers)
                    for topic, key, value, headers in side]
         self.producer.flush()
         for future in futures:
             future.get(timeout=0)
-        self.consumer.commit()  # only now: everything above is acknowledged
-        BATCH_SECONDS.labels(self.spec.name).observe(time.perf_counter() - started)
-        for result in results:
-            self._record(result)
+        return results
+
+    def _retrying(self, what: str, attempt: Callable[[], _T]) -> _T:
+        delay = 0.5
+        while True:
+            try:
+                return attempt()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise  # uncommitted: the batch is processed again after a restart
+                if self.stop.is_set():
+                    raise HandBack from exc
+                RETRIES.labels(self.spec.name, what).inc()
+                log.warning("transient fault, retrying", extra={
+                    **self._where(), "retrying": what, "error": repr(exc)[:500],
+                    "delay": delay})
+                self._wait_paused(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _wait_paused(self, seconds: float) -> None:
+        """Backpressure: wait with every partition paused, polling so the group keeps us.
+
+        A poll here may rebalance; partitions newly assigned are paused too (see
+        :class:`_Rebalance`), and anything fetched anyway is handed back by seeking to it."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                self.consumer.pause(*self.consumer.assignment())
+                polled = self.consumer.poll(timeout_ms=int(min(left, 1.0) * 1000))
+            except KafkaError as exc:  # the broker is down: just wait
+                log.debug("poll while paused failed: %r", exc)
+                self.stop.wait(min(left, 1.0))
+                continue
+            for tp, records in polled.items():
+                if records:
+                    self.consumer.seek(tp, records[0].offset)
+
+    def _commit(self, messages: list[Message]) -> None:
+        """Commit past the batch, only for the partitions this worker still owns."""
+        ends: dict[TopicPartition, int] = {}
+        for m in messages:
+            tp = TopicPartition(m.topic, m.partition)
+            ends[tp] = max(ends.get(tp, 0), m.offset + 1)
+        owned = self.consumer.assignment()
+        lost = [tp for tp in ends if tp not in owned]
+        offsets = {tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()
+                   if tp in owned}
+        if lost:
+            COMMIT_LOST.labels(self.spec.name).inc()
+            log.warning("partitions moved to another replica mid-batch: not committed here, "
+                        "their new owner processes them again",
+                        extra={**self._where(), "partitions": str(sorted(p for _, p in lost))})
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets)
+        except CommitFailedError:
+            # The group rebalanced under us: the partitions belong to someone else now, who
+            # starts from the last commit. Outputs are idempotent, so that repeat is harmless.
+            COMMIT_LOST.labels(self.spec.name).inc()
+            log.warning("commit refused after a rebalance: the new owner reprocesses the batch",
+                        extra=self._where())
+            return
+        for tp, offset in offsets.items():
+            # A rebalance mid-batch that gave a partition back to us reset its position to the
+            # old commit: skip what we just did instead of doing it twice.
+            if tp in self.consumer.assignment() and self.consumer.position(tp) < offset.offset:
+                self.consumer.seek(tp, offset.offset)
+            high = self.consumer.highwater(tp)
+            if high is not None:
+                LAG.labels(self.spec.name, str(tp.partition)).set(max(0, high - offset.offset))
 
     def _side_record(self, r: Result) -> tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]:
         """The dead-letter or skip record for a result that was not emitted."""
+        m = r.message
+        source = ("newsflow.source", f"{m.topic}/{m.partition}/{m.offset}".encode())
         if r.kind == "skipped":
             record = SkipRecord(id=r.article_id, url=r.url,
                                 stage=self.spec.name, reason=r.reason or "unknown",
                                 detail=r.error, at=datetime.now(UTC))
             return (self.settings.topic(SKIPPED), (r.article_id or "").encode() or None,
-                    record.to_bytes(), [("newsflow.stage", self.spec.name.encode())])
-        m = r.message
+                    record.to_bytes(), [("newsflow.stage", self.spec.name.encode()), source])
         headers = [
-            *m.headers,
+            *(h for h in m.headers if not h[0].startswith("newsflow.")),
             ("newsflow.stage", self.spec.name.encode()),
             ("newsflow.reason", (r.reason or "").encode()),
             ("newsflow.error_type", (r.error_type or "").encode()),
             ("newsflow.error", (r.error or "").encode()[:4000]),
-            ("newsflow.source", f"{m.topic}/{m.partition}/{m.offset}".encode()),
-            ("newsflow.attempts", b"1"),
+            source,
+            ("newsflow.attempts", str(r.attempts).encode()),
         ]
+        if r.article_id:
+            headers.append(("newsflow.id", r.article_id.encode()))
         return self.settings.topic(DLQ), m.key, m.value or b"", headers
 
     def _record(self, r: Result) -> None:
         self.counts[r.kind] = self.counts.get(r.kind, 0) + 1
         MESSAGES.labels(self.spec.name, r.kind, r.reason or "").inc()
+        if r.kind == "emitted":
+            PROCESSED.labels(self.spec.name).inc()
+        elif r.kind == "skipped":
+            SKIPPED_TOTAL.labels(self.spec.name, r.reason or "").inc()
+        else:
+            DEAD.labels(self.spec.name, r.reason or "").inc()
         extra = {**self._where(), "partition": r.message.partition, "offset": r.message.offset,
                  "article_id": r.article_id, "outcome": r.kind}
         if r.kind == "emitted":
             log.info("emitted", extra=extra)
         else:
-            log.warning(r.kind, extra={**extra, "reason": r.reason, "error": r.error})
+            log.warning(r.kind, extra={**extra, "reason": r.reason, "error": r.error,
+                                       "attempts": r.attempts})
 
     def _where(self) -> dict[str, Any]:
         return {"stage": self.spec.name, "topic": self.spec.input_topic(self.settings)}
@@ -360,15 +501,43 @@ class Worker:
         log.info("worker stopped", extra={**self._where(), **self.counts})
 
 
+class _Rebalance(ConsumerRebalanceListener):
+    """Called inside ``poll()`` when replicas join or leave.
+
+    Between batches everything handled is already committed, so a revoke needs nothing. A
+    revoke can also come while a batch waits out a fault (``_wait_paused`` polls): that batch
+    is then committed only for the partitions still ours (``Worker._commit``)."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        log.info("partitions revoked", extra={
+            **self.worker._where(), "partitions": str(sorted(tp.partition for tp in revoked)),
+            "in_batch": self.worker.in_batch})
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        if self.worker.in_batch and assigned:
+            self.worker.consumer.pause(*assigned)  # still waiting out a fault: fetch nothing
+        log.info("partitions assigned", extra={
+            **self.worker._where(), "partitions": str(sorted(tp.partition for tp in assigned))})
+
+
 def make_producer(settings: Settings) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",
+        # Idempotent producer: the broker drops the duplicates its own retries would make, and
+        # (with at most 5 requests in flight) keeps each partition's order across retries.
+        # Retries are bounded by time, not count: a broker restart is waited out for 2 min.
+        enable_idempotence=True,
+        max_in_flight_requests_per_connection=5,
+        delivery_timeout_ms=120_000,
         linger_ms=20,
-        retries=10,
         # Room for any message the broker accepts: oversized input is dead-lettered whole.
         max_request_size=BROKER_MAX_MESSAGE_BYTES,
         client_id="newsflow",
+        **kafka_client_options(settings),
     )
 
 
@@ -379,22 +548,26 @@ def make_worker(spec: StageSpec, settings: Settings, *, install_signals: bool = 
     elastic.ensure_index(es, settings)
     stage = spec.build(settings, StageContext(offline=False, es=es))
     consumer = KafkaConsumer(
-        spec.input_topic(settings),
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=settings.group(spec.name),
         client_id=f"newsflow-{spec.name}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_poll_records=settings.batch_size,
+        max_poll_records=settings.batch_size,  # bounded in-flight batch
         fetch_max_bytes=max(52428800, BROKER_MAX_MESSAGE_BYTES),
         max_partition_fetch_bytes=BROKER_MAX_MESSAGE_BYTES,
+        **kafka_client_options(settings),
     )
     producer = make_producer(settings)
     output = spec.output_topic(settings)
     sink: Sink = KafkaSink(producer, output) if output else ElasticsearchSink(
         es, settings, spec.name, stop)
-    worker = Worker(spec, settings, BatchProcessor(spec, stage, settings.max_message_bytes),
-                    sink, consumer, producer, stop)
+    processor = BatchProcessor(spec, stage, settings.max_message_bytes,
+                               settings.stage_attempts)
+    worker = Worker(spec, settings, processor, sink, consumer, producer, stop)
+    if isinstance(sink, ElasticsearchSink):
+        sink.wait = worker._wait_paused
+    consumer.subscribe([spec.input_topic(settings)], listener=_Rebalance(worker))
     if install_signals and threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
@@ -408,7 +581,7 @@ def run_offline(spec: StageSpec, settings: Settings, lines: Iterable[bytes]) -> 
     """Run a stage over JSONL records without Kafka: dedup keeps its state in memory, and
     ``index`` returns the documents it would write. Batches as the worker does."""
     stage = spec.build(settings, StageContext(offline=True))
-    processor = BatchProcessor(spec, stage, settings.max_message_bytes)
+    processor = BatchProcessor(spec, stage, settings.max_message_bytes, settings.stage_attempts)
     results: list[Result] = []
     batch: list[Message] = []
     try:

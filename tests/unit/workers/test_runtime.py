@@ -87,3 +87,55 @@ def test_an_infrastructure_fault_is_raised_for_retry_never_dead_lettered():
     processor = BatchProcessor(SPEC, StoreDown(), 1000)
     with pytest.raises(TransientError):
         processor.run([Message(msg(0, "a"))])
+
+
+class Flaky(Shouting):
+    """Fails 'flaky' on its first run and 'fail' on every run, counting runs per article."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, int] = {}
+
+    def process(self, batch: Sequence[In]) -> list:
+        out: list = []
+        for a in batch:
+            self.runs[a.id] = self.runs.get(a.id, 0) + 1
+            if a.text == "fail" or (a.text == "flaky" and self.runs[a.id] == 1):
+                out.append(Fail(ValueError(f"cannot {a.id}")))
+            else:
+                out.append(Emit(Out(id=a.id, upper=a.text.upper())))
+        return out
+
+
+def test_a_failing_article_is_dead_lettered_after_the_bounded_number_of_runs():
+    stage = Flaky()
+    processor = BatchProcessor(SPEC, stage, 1000, max_attempts=3)
+    results = processor.run([Message(msg(0, "a")), Message(msg(1, "fail")),
+                             Message(msg(2, "flaky"))])
+    assert [(r.kind, r.attempts) for r in results] == [("emitted", 1), ("dead", 3),
+                                                       ("emitted", 2)]
+    assert stage.runs == {"0": 1, "1": 3, "2": 2}
+    assert results[1].reason == "stage-error" and results[1].error == "cannot 1"
+
+
+def test_one_attempt_means_no_retry():
+    stage = Flaky()
+    results = BatchProcessor(SPEC, stage, 1000, max_attempts=1).run([Message(msg(1, "flaky"))])
+    assert [(r.kind, r.attempts) for r in results] == [("dead", 1)]
+    assert stage.runs == {"1": 1}
+
+
+def test_a_crashing_batch_does_not_count_against_its_articles():
+    results = BatchProcessor(SPEC, Shouting(), 1000, max_attempts=2).run(
+        [Message(msg(0, "a")), Message(msg(1, "boom"))])
+    assert [(r.kind, r.attempts) for r in results] == [("emitted", 1), ("dead", 2)]
+
+
+def test_kafka_retriable_errors_are_transient_and_others_are_not():
+    from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, NotLeaderForPartitionError
+
+    from workers.runtime import is_transient
+
+    assert is_transient(KafkaTimeoutError())
+    assert is_transient(NotLeaderForPartitionError())  # a leader change
+    assert not is_transient(MessageSizeTooLargeError())
+    assert not is_transient(ValueError("bad article"))

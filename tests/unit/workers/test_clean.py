@@ -14,15 +14,20 @@ from newsflow.seeds import SEEDS_DIR, SeedError, seed_article
 from schemas.articles import CleanArticle, RawArticle, article_id
 from workers.clean import (
     MAX_HTML_CHARS,
+    MAX_TEXT_CHARS,
     NAME,
     VERSION,
     CleanStage,
+    ExtractionTimeout,
     build,
     drop_title_line,
     normalise_text,
     primary_language,
 )
+from workers.cleaning_rules import apply_line_rules, split_glued_credit
+from workers.runtime import BatchProcessor, Message
 from workers.stage import Emit, Fail, Outcome, Skip, StageContext
+from workers.topology import STAGES
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -205,7 +210,8 @@ def test_language_is_detected_with_a_probability(stage: CleanStage) -> None:
 
 def test_skip_reasons(stage: CleanStage) -> None:
     cases = {
-        "empty": {"url": URL, "html": APP_SHELL},
+        "not-article": {"url": URL, "html": APP_SHELL},
+        "empty": {"url": URL, "text": "Share this article"},
         "too-short": {"url": URL, "text": "Only five words in here."},
     }
     for reason, fields in cases.items():
@@ -213,10 +219,17 @@ def test_skip_reasons(stage: CleanStage) -> None:
         assert isinstance(outcome, Skip) and outcome.reason == reason, (reason, outcome)
 
 
-def test_junk_html_is_skipped_not_failed(stage: CleanStage) -> None:
-    for junk in ("<<<>>>", "\x00\x01\x02 binary", "<p>" * 10_000, "<html></html>", MENU_ONLY):
+def test_junk_html_is_skipped_with_its_reason_not_failed(stage: CleanStage) -> None:
+    cases = {
+        "<<<>>>": "not-html",
+        "\x00\x01\x02 binary": "binary",
+        "<p>" * 10_000: "not-article",
+        "<html></html>": "not-article",
+        MENU_ONLY: "not-article",
+    }
+    for junk, reason in cases.items():
         outcome = clean_one(stage, url=URL, html=junk)
-        assert isinstance(outcome, Skip) and outcome.reason in {"empty", "too-short"}, junk
+        assert isinstance(outcome, Skip) and outcome.reason == reason, (junk[:20], outcome)
 
 
 def test_too_large_html_is_skipped_unless_there_is_text(stage: CleanStage) -> None:
@@ -228,13 +241,13 @@ def test_too_large_html_is_skipped_unless_there_is_text(stage: CleanStage) -> No
     assert article.body == TEXT
 
 
-def test_one_failing_article_fails_alone(
-    stage: CleanStage, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_one_failing_article_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(html: str, url: str) -> clean_module.Page:
         raise RuntimeError("parser exploded")
 
     monkeypatch.setattr(clean_module, "extract_page", broken)
+    # In-process extraction, so that the patch applies (the child process would not see it).
+    stage = CleanStage(min_words=20, time_limit=None)
     batch = [
         RawArticle(url="https://a.example/1", text=TEXT),
         RawArticle(url="https://b.example/2", html=PAGE),
@@ -276,11 +289,226 @@ def test_seed_article(stage: CleanStage) -> None:
     assert article.body.startswith(
         "Iraq's National Security Adviser Qasim al-Araji has said his country stands by"
     )
-    # The glued source credit is left for a later stage to split.
-    assert "\ncumhuriyet.com.trAl-Araji's remarks came late Sunday" in article.body
+    # The source credit glued to the first word is split off and kept as metadata.
+    assert "\nAl-Araji's remarks came late Sunday" in article.body
+    assert "cumhuriyet" not in article.body
+    assert article.metadata["credits"] == ["cumhuriyet.com.tr"]
     assert article.body.endswith("was declared president for a transitional period on Jan. 29.")
     assert article.source == "Anadolu Agency"
     assert (article.language, article.language_confidence) == ("en", None)
     assert article.published_at == datetime(2025, 3, 10, 6, 0, tzinfo=UTC)
     assert article.metadata["seed"] is True
     assert 340 < article.word_count < 360
+
+
+# --- line rules: boilerplate and glued credits -----------------------------------------------
+
+STORY = "The minister said the talks would resume on Tuesday after a short break in Geneva."
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "Read more: Council delays the budget vote again",
+        "READ MORE",
+        "Related: Ten bridges that changed their cities",
+        "See also: How the vote went",
+        "Share this article",
+        "Facebook Twitter Email",
+        "Sign up for our daily newsletter",
+        "Get the latest headlines in your inbox every morning.",
+        "Subscribe now",
+        "If you enjoyed this article, please consider supporting us.",
+        "We use cookies to give you the best experience on our website.",
+        "Accept all cookies",
+        "Follow us on Twitter and Facebook",
+        "Follow Jane Doe on Instagram",
+        "Advertisement",
+        "Story continues below advertisement",
+        "Filed under: Politics",
+        "Updated at 1:23 p.m. ET",
+        "Last updated: 18 Nov 2019, 10:05 GMT",
+        "© 2025 The Daily Example. All rights reserved.",
+        "Mayor pledges new trams for the east [VIDEO]",
+        "Transport is a right, not a luxury.Click To Tweet",
+    ],
+)
+def test_boilerplate_lines_are_removed(junk: str) -> None:
+    cleaned = apply_line_rules(f"{STORY}\n\n{junk}\n\n{STORY}")
+    assert cleaned.text == f"{STORY}\n\n{STORY}"
+    assert cleaned.dropped == 1 and cleaned.credits == []
+
+
+@pytest.mark.parametrize(
+    "credit",
+    [
+        "Photo: Reuters",
+        "Photograph: Jane Doe/AP",
+        "(AP Photo/John Smith)",
+        "Image by Getty Images",
+        "AFP",
+    ],
+)
+def test_photo_credits_are_removed_and_kept_as_credits(credit: str) -> None:
+    cleaned = apply_line_rules(f"{credit}\n{STORY}")
+    assert cleaned.text == STORY
+    assert cleaned.credits == [credit]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # Sentences that start like boilerplate but are the story: kept.
+        "More than 40 people were hurt when the roof of the station collapsed on Monday.",
+        "Published in 2019, the report found that half of the workers were underpaid.",
+        "Follow-up talks are planned for March, the ministry said.",
+        "Readers wrote in their hundreds to complain about the new timetable.",
+        "Copyright law was changed in 2019 to cover online news.",
+        "Sharing economy platforms now employ a tenth of the city's drivers.",
+        "The offer was posted on example.com yesterday and sold out within an hour.",
+        "example.com said it would appeal the ruling.",
+        # A long paragraph is never tested against the rules, whatever its first words.
+        "Read more widely, the minister said, and you will see that the plan was never about "
+        "cost alone but about who gets to decide where the new lines run and which districts "
+        "wait another decade for a station of their own.",
+    ],
+)
+def test_sentences_that_look_like_boilerplate_stay(sentence: str) -> None:
+    cleaned = apply_line_rules(sentence)
+    assert cleaned.text == sentence
+    assert (cleaned.dropped, cleaned.credits) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("line", "credit", "rest"),
+    [
+        (
+            "cumhuriyet.com.trAl-Araji's remarks came late Sunday",
+            "cumhuriyet.com.tr",
+            "Al-Araji's remarks came late Sunday",
+        ),
+        ("bbc.co.ukThe minister resigned.", "bbc.co.uk", "The minister resigned."),
+        ("news-site.orgOfficials said", "news-site.org", "Officials said"),
+        # Not glued credits: left as they are.
+        ("posted on example.com yesterday", None, "posted on example.com yesterday"),
+        ("example.com said on Monday", None, "example.com said on Monday"),
+        ("Amazon.com reported record sales", None, "Amazon.com reported record sales"),
+        ("The site example.comHosts it", None, "The site example.comHosts it"),
+    ],
+)
+def test_glued_credit_split(line: str, credit: str | None, rest: str) -> None:
+    assert split_glued_credit(line) == (credit, rest)
+
+
+def test_glued_credit_goes_to_metadata(stage: CleanStage) -> None:
+    text = f"{PARAGRAPHS[0]}\nagency.example.comThe vote was close.\n{PARAGRAPHS[1]}"
+    article = emitted(clean_one(stage, url=URL, text=text, credits=["Desk"]))
+    assert article.body == f"{PARAGRAPHS[0]}\nThe vote was close.\n{PARAGRAPHS[1]}"
+    assert article.metadata["credits"] == ["Desk", "agency.example.com"]
+
+
+def test_boilerplate_inside_an_html_article_is_removed(stage: CleanStage) -> None:
+    page = PAGE.replace(
+        f"<p>{PARAGRAPHS[1]}</p>",
+        f"<p>Read more: Ten bridges that changed their cities</p><p>{PARAGRAPHS[1]}</p>"
+        "<p>Follow us on Twitter</p><p>Photo: Jane Doe/Example Agency</p>",
+    )
+    article = emitted(clean_one(stage, url=URL, html=page))
+    assert article.body == "\n\n".join(PARAGRAPHS)
+    assert article.metadata["credits"] == ["Photo: Jane Doe/Example Agency"]
+
+
+# --- bad input: each gives a reason, in bounded time, and the worker goes on ------------------
+
+
+def run_clean(values: list[bytes | None], max_bytes: int = 5 * 1024 * 1024) -> list[tuple]:
+    """(kind, reason) of each message through the worker's own decode/validate/process."""
+    stage = CleanStage(min_words=20)
+    try:
+        results = BatchProcessor(STAGES["clean"], stage, max_bytes).run(
+            [Message(value, offset=n) for n, value in enumerate(values)]
+        )
+    finally:
+        stage.close()
+    return [(r.kind, r.reason) for r in results]
+
+
+def raw_json(**fields: object) -> bytes:
+    return json.dumps(fields).encode()
+
+
+def test_bad_messages_get_a_reason_and_good_ones_still_pass() -> None:
+    good = raw_json(url=URL, html=PAGE)
+    huge_page = "<html><body>" + "<p>word</p>" * (20 * 1024 * 1024 // 11) + "</body></html>"
+    results = run_clean(
+        [
+            b"",  # empty payload
+            raw_json(url=URL, html="   "),  # empty html and no text
+            bytes(range(256)) * 64,  # binary data, not even JSON
+            raw_json(url=URL, html=bytes(range(256)).decode("latin-1") * 64),  # binary as html
+            # Not UTF-8: a producer that wrote latin-1.
+            json.dumps({"url": URL, "text": "café " * 30}, ensure_ascii=False).encode("latin-1"),
+            raw_json(url=URL, html=huge_page),  # a 20 MB page: over the message limit
+            raw_json(url=URL, html='{"not": "html", "but": ["json"]}'),  # non-HTML as html
+            raw_json(url=URL, html="%PDF-1.7 obj stream endobj trailer"),
+            raw_json(url=URL, html=APP_SHELL),  # HTML with no article
+            good,
+        ]
+    )
+    assert results == [
+        ("dead", "empty-message"),
+        ("dead", "invalid"),
+        ("dead", "not-json"),
+        ("skipped", "binary"),
+        ("dead", "not-json"),
+        ("dead", "too-large"),
+        ("skipped", "not-html"),
+        ("skipped", "not-html"),
+        ("skipped", "not-article"),
+        ("emitted", None),
+    ]
+
+
+def test_oversized_page_is_judged_without_its_scripts(stage: CleanStage) -> None:
+    # Over the cap only because of inline scripts: stripped before parsing, then extracted.
+    bundle = "<script>" + "var x = 1;" * (MAX_HTML_CHARS // 10) + "</script>"
+    page = PAGE.replace("</head>", bundle + "</head>")
+    assert len(page) > MAX_HTML_CHARS
+    assert emitted(clean_one(stage, url=URL, html=page)).body == "\n\n".join(PARAGRAPHS)
+
+    outcome = clean_one(stage, url=URL, text="word " * (MAX_TEXT_CHARS // 5 + 1))
+    assert isinstance(outcome, Skip) and outcome.reason == "too-large"
+
+
+def test_wrong_or_undeclared_encoding_is_repaired(stage: CleanStage) -> None:
+    # UTF-8 bytes read as cp1252 by a crawler that trusted a wrong charset: mojibake.
+    story = "Le café de la gare rouvre lundi après des travaux très attendus. " * 4
+    garbled = story.encode("utf-8").decode("cp1252")
+    assert "cafÃ©" in garbled
+    for charset in ('<meta charset="windows-1252">', ""):  # wrong, and undeclared
+        page = f"<html><head>{charset}</head><body><article><p>{garbled}</p></article></body>"
+        article = emitted(clean_one(stage, url=URL, html=page))
+        assert article.body == story.strip()
+        assert article.language == "fr"
+
+
+def test_extraction_over_its_time_limit_fails_alone_and_the_stage_goes_on() -> None:
+    stage = CleanStage(min_words=20, time_limit=1e-6)  # no page parses in a microsecond
+    try:
+        slow, text, _ = stage.process(
+            [
+                RawArticle(url=URL, html=PAGE),
+                RawArticle(url=URL, text=TEXT),
+                RawArticle(url=URL, html=PAGE),
+            ]
+        )
+        assert isinstance(slow, Fail) and isinstance(slow.error, ExtractionTimeout)
+        assert "took over" in str(slow.error)
+        assert emitted(text).body == TEXT
+        # The stuck child was replaced: with a sane limit, the next page extracts.
+        stage.extract.time_limit = 20
+        assert emitted(stage.process([RawArticle(url=URL, html=PAGE)])[0]).body.startswith(
+            "The city council voted"
+        )
+    finally:
+        stage.close()

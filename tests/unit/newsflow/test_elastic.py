@@ -1,0 +1,55 @@
+"""Index definitions, names and templates of newsflow.elastic, without Elasticsearch."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsflow import elastic
+from newsflow.config import Settings
+from schemas.articles import IndexDocument
+
+
+def test_newest_mapping_is_strict_and_holds_every_document_field() -> None:
+    version, body = elastic.index_definition()
+    assert version >= 2
+    mapping = body["mappings"]
+    assert mapping["dynamic"] == "strict"
+    assert set(IndexDocument.model_fields) <= set(mapping["properties"])
+
+
+def test_v2_analysis_stems_title_and_body_with_exact_subfields() -> None:
+    _, body = elastic.index_definition(2)
+    props = body["mappings"]["properties"]
+    for field in ("title", "body"):
+        assert props[field]["analyzer"] == "news_english"
+        assert props[field]["fields"]["exact"]["analyzer"] == "news_exact"
+    analyzers = body["settings"]["analysis"]["analyzer"]
+    assert "english_porter" in analyzers["news_english"]["filter"]
+    assert "english_porter" not in analyzers["news_exact"]["filter"]
+    for facet in ("source", "language", "countries", "persons", "organizations", "locations",
+                  "cluster_id"):
+        assert props[facet]["type"] == "keyword"
+    assert props["published_at"]["type"] == "date"
+    assert set(props["versions"]["properties"]) >= {"clean", "dedup", "entities", "index"}
+
+
+def test_names_of_generations() -> None:
+    settings = Settings(es_alias="news")
+    assert elastic.index_name(settings, 1) == "news-v1"
+    assert elastic.index_name(settings, 2) == "news-v2-000001"
+    assert elastic.next_generation("news-v1") == (1, "news-v1-000002")
+    assert elastic.next_generation("news-v2-000001") == (2, "news-v2-000002")
+    assert elastic.next_generation("news-t1a2b-v2-000041") == (2, "news-t1a2b-v2-000042")
+    with pytest.raises(ValueError):
+        elastic.next_generation("something-else")
+
+
+def test_template_covers_the_generations_and_names_the_policy_only_with_ilm() -> None:
+    settings = Settings(es_alias="news")
+    plain = elastic.index_template(settings, 2)
+    assert plain["index_patterns"] == ["news-v2-*"]
+    assert "index.lifecycle.name" not in plain["template"]["settings"]
+    with_ilm = elastic.index_template(settings, 2, ilm=True)
+    assert with_ilm["template"]["settings"]["index.lifecycle.rollover_alias"] == "news"
+    rollover = elastic.lifecycle_policy()["phases"]["hot"]["actions"]["rollover"]
+    assert rollover["max_age"] and rollover["max_primary_shard_size"]

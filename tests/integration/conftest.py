@@ -28,7 +28,7 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from newsflow import elastic, kafka_admin
-from newsflow.config import Settings, env_var, load_settings
+from newsflow.config import Settings, load_settings, settings_env
 from workers.topology import STAGES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,10 +120,9 @@ class Pipeline:
     log_dir: Path = Path()
 
     def env(self) -> dict[str, str]:
-        values = self.settings.model_dump(mode="json")
         return {
             **os.environ,
-            **{env_var(k): str(v) for k, v in values.items()},
+            **settings_env(self.settings),  # secrets revealed (not '*****'), None left out
             "PREFECT_API_URL": self.settings.prefect_api_url,
         }
 

@@ -1,10 +1,13 @@
 """``newsflow``: the one command for people. Settings are loaded here, once, and passed down.
 
-    newsflow stack up|down|status     local Kafka, Elasticsearch, Prefect (+ the stage workers)
-    newsflow workers start|stop       the stage workers as background processes
-    newsflow worker STAGE             one stage in the foreground (or offline over JSONL)
-    newsflow publish PATH...          files into news.raw (through the Prefect flow)
-    newsflow search QUERY             faceted full-text search
+    newsflow stack up|down|status|init   local Kafka, Elasticsearch, Prefect (+ workers)
+    newsflow workers start|stop          the stage workers as background processes
+    newsflow deploy                      the stage workers as Prefect deployments
+    newsflow worker STAGE                one stage in the foreground (or offline over JSONL)
+    newsflow publish PATH...             files into news.raw (through the Prefect flow)
+    newsflow search QUERY                faceted full-text search
+    newsflow backfill|reenrich|reindex|rollover   history, new stage versions, new mappings
+    newsflow audit | dlq list|replay     are the books balanced; dead letters
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ def main(
 ) -> None:
     """newsflow: news articles from Kafka, cleaned, deduplicated, enriched, searchable.
 
-    Every option can also be set as NEWSFLOW_<OPTION> in the environment or a .env file.
+    Every setting can also be given as NEWSFLOW_<SETTING> in the environment or a .env file
+    (see newsflow/config.py for all of them); each option below shows its variable.
     """
     settings = load_settings(kafka_bootstrap=kafka_bootstrap, es_url=es_url,
                              prefect_api_url=prefect_api_url, log_level=log_level)
@@ -635,6 +639,29 @@ def reindex(
         console.print(f"{', '.join(result['old'])} -> {result['new']}: {result['new_count']} "
                       f"documents ({result['caught_up']} caught up from live writes); alias "
                       "swapped; old index kept until `newsflow reindex --drop-old`")
+
+
+@app.command()
+def reenrich(
+    ctx: typer.Context,
+    query: Annotated[str | None, typer.Argument(help="full-text query [default: all]")] = None,
+    since: Annotated[datetime | None, typer.Option(help="published at or after")] = None,
+    until: Annotated[datetime | None, typer.Option(help="published before")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="only these sources (repeat)")] = None,
+    dry_run: Annotated[bool, typer.Option(help="count only, publish nothing")] = False,
+) -> None:
+    """Re-run only the stages whose version changed, for the chosen documents (flow 'reenrich').
+
+    For each document, the first stage whose recorded version differs from the code's is fed
+    again from the index; the running workers redo it and the stages after it.
+    """
+    from flows.reenrich import reenrich_flow
+
+    result = reenrich_flow(query=query, since=_utc(since), until=_utc(until),
+                           sources=source or None, dry_run=dry_run, settings=_settings(ctx))
+    console.print(f"{result['selected']} selected, {result['up_to_date']} up to date; "
+                  f"re-run from: {result['republished'] or 'no stage'}"
+                  f"{' (dry run)' if dry_run else ''}")
 
 
 if __name__ == "__main__":

@@ -121,6 +121,19 @@ def publish(
     return report
 
 
+def publish_to(settings: Settings, topic: str, records: Iterable[tuple[bytes, bytes]]) -> int:
+    """Send ``(key, value)`` pairs to any pipeline topic; returns once all are acked."""
+    producer = make_producer(settings)
+    try:
+        futures = [producer.send(topic, key=key, value=value) for key, value in records]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+        return len(futures)
+    finally:
+        producer.close()
+
+
 def wait_searchable(
     settings: Settings, ids: list[str], timeout: float = 120, progress: Progress | None = None
 ) -> int:

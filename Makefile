@@ -45,8 +45,8 @@ deploy: install
 
 ## test: unit and integration tests against the real local services (the fault-injection
 ## suite included, on a stack of its own, with FAULTS_ARTICLES articles per scenario), lint,
-## and the dependency audit. `make faults` runs the fault suite alone at the full 2,000.
-FAULTS_ARTICLES ?= 500
+## and the dependency audit. `make faults` runs the fault suite alone.
+FAULTS_ARTICLES ?= 2000
 test: install
 	$(NEWSFLOW) stack up --no-workers
 	NEWSFLOW_FAULTS_ARTICLES=$(FAULTS_ARTICLES) $(PY) -m pytest

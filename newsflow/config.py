@@ -7,6 +7,7 @@ Every field can be set through the environment as ``NEWSFLOW_<FIELD>`` (upper ca
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -138,7 +139,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
         if value is None:
             continue
         raw = getattr(settings, name)
-        env[env_var(name)] = raw.get_secret_value() if isinstance(raw, SecretStr) else str(value)
+        if isinstance(raw, SecretStr):
+            env[env_var(name)] = raw.get_secret_value()
+        elif isinstance(value, dict | list):
+            env[env_var(name)] = json.dumps(value)  # what pydantic-settings parses back
+        else:
+            env[env_var(name)] = str(value)
     return env
 
 

@@ -143,3 +143,16 @@ def test_rotate_refuses_unknown_keys(tmp_path: Path) -> None:
 
 def test_every_stage_has_its_own_kafka_user() -> None:
     assert set(STAGES) <= set(nf_secrets.KAFKA_USERS)
+
+
+def test_settings_env_round_trips_every_setting_through_the_environment(monkeypatch):
+    """A child process must load exactly the settings its parent passes it (dicts as JSON)."""
+    from newsflow.config import Settings, settings_env
+
+    parent = Settings(spacy_models={"fr": "fr_core_news_sm", "de": "de_core_news_sm"},
+                      topic_prefix="news-x", batch_size=7)
+    for name, value in settings_env(parent).items():
+        monkeypatch.setenv(name, value)
+    child = Settings()
+    assert child.spacy_models == parent.spacy_models
+    assert child.model_dump() == parent.model_dump()

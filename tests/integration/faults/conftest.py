@@ -19,35 +19,30 @@ from newsflow.config import Settings, load_settings
 from newsflow.dlq import REPLAYED
 from tests.integration.conftest import REPO, Pipeline
 
-FAULT_ENV = {
-    "NEWSFLOW_STACK_DIR": str(REPO / ".stack-faults"),
-    "NEWSFLOW_KAFKA_BOOTSTRAP": "127.0.0.1:19092",
-    "NEWSFLOW_ES_URL": "http://127.0.0.1:19200",
-    "NEWSFLOW_PREFECT_API_URL": "http://127.0.0.1:14200/api",
+# Given to the settings, never put in os.environ: the rest of the session (and the processes
+# it starts) must keep talking to the shared stack.
+FAULT_STACK = {
+    "stack_dir": REPO / ".stack-faults",
+    "kafka_bootstrap": "127.0.0.1:19092",
+    "es_url": "http://127.0.0.1:19200",
+    "prefect_api_url": "http://127.0.0.1:14200/api",
 }
 SERVICES = ("kafka", "elasticsearch")  # the workers need no Prefect
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fault_stack() -> Iterator[Settings]:
-    saved = {k: os.environ.get(k) for k in FAULT_ENV}
-    os.environ.update(FAULT_ENV)
+    """Started for the fault tests and stopped right after them (the workers of a test get
+    these endpoints through the settings the pipeline passes them)."""
+    settings = load_settings(**FAULT_STACK)
     try:
-        settings = load_settings()
-        try:
-            stack.up(settings, services=SERVICES, timeout=300)
-        except stack.StackError as exc:
-            pytest.fail(f"the fault suite's own stack did not start: {exc}", pytrace=False)
-        try:
-            yield settings
-        finally:
-            stack.down(settings, services=SERVICES)
+        stack.up(settings, services=SERVICES, timeout=300)
+    except stack.StackError as exc:
+        pytest.fail(f"the fault suite's own stack did not start: {exc}", pytrace=False)
+    try:
+        yield settings
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        stack.down(settings, services=SERVICES)
 
 
 @pytest.fixture

@@ -30,11 +30,10 @@ from kafka.structs import TopicPartition
 from newsflow import kafka_admin
 from newsflow.config import Settings
 from newsflow.secrets import kafka_client_options
-from workers.topology import DLQ, STAGES
+from workers.topology import DLQ, REPLAYED, STAGES
 
 log = logging.getLogger(__name__)
 
-REPLAYED = "dlq-replayed"  # topic kind of the replay marks
 
 
 def read_all(settings: Settings, topic: str) -> list[ConsumerRecord]:

@@ -12,7 +12,7 @@ from kafka.structs import TopicPartition
 
 from newsflow.config import Settings
 from newsflow.secrets import kafka_client_options
-from workers.topology import STAGES, all_topics
+from workers.topology import REPLAYED, STAGES, all_topics
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ def delete_topics(settings: Settings) -> None:
     client = admin(settings)
     try:
         existing = set(client.list_topics())
-        doomed = [t for t in all_topics(settings) if t in existing]
+        # The replay marks too: made on demand by `newsflow dlq replay`, not by ensure_topics.
+        doomed = [t for t in [*all_topics(settings), settings.topic(REPLAYED)] if t in existing]
         if doomed:
             client.delete_topics(doomed)
     finally:

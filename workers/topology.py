@@ -28,6 +28,7 @@ from workers.stage import Stage, StageContext
 RAW = "raw"
 DLQ = "dlq"
 SKIPPED = "skipped"
+REPLAYED = "dlq-replayed"  # marks of dead letters already replayed (newsflow dlq replay)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import pytest
 
 from newsflow import elastic, kafka_admin, stack
 from newsflow.config import Settings, load_settings
-from newsflow.dlq import REPLAYED
 from tests.integration.conftest import REPO, Pipeline
 
 # Given to the settings, never put in os.environ: the rest of the session (and the processes
@@ -68,12 +67,6 @@ def fault_pipeline(fault_stack: Settings, tmp_path: Path) -> Iterator[Pipeline]:
             elastic.drop_index(es, settings)
         if stack.healthy(settings, "kafka"):
             kafka_admin.delete_topics(settings)
-            client = kafka_admin.admin(settings)
-            try:
-                if settings.topic(REPLAYED) in set(client.list_topics()):
-                    client.delete_topics([settings.topic(REPLAYED)])
-            finally:
-                client.close()
 
 
 def articles_per_scenario() -> int:

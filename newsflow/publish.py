@@ -59,7 +59,12 @@ def read_messages(path: Path, url_prefix: str = "file:///") -> Iterator[bytes]:
                     if line.strip():
                         yield line.rstrip(b"\r\n")
         elif file.suffix.lower() == ".json":
-            data = json.loads(file.read_bytes())
+            raw = file.read_bytes()
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                yield raw  # sent as it is: the clean stage dead-letters it as not-json
+                continue
             for item in data if isinstance(data, list) else [data]:
                 yield json.dumps(item, ensure_ascii=False).encode()
         else:

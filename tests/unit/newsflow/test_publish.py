@@ -46,3 +46,8 @@ def test_seed_article_text_is_read_exactly_as_given(tmp_path):
     assert seed["text"] == "Standfirst.\nsite.comGlued first line.\n"
     assert seed["url"].startswith("https://") and "text_from" not in seed
     assert len(rest) == 5 and all(json.loads(line)["url"] for line in rest)
+
+
+def test_a_broken_json_file_is_sent_as_it_is_to_be_dead_lettered(tmp_path):
+    (tmp_path / "broken.json").write_bytes(b'{"url": "https://e.com/1", "text": ')
+    assert list(read_messages(tmp_path)) == [b'{"url": "https://e.com/1", "text": ']

@@ -50,6 +50,7 @@ import logging
 import os
 import shutil
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -125,6 +126,7 @@ class ServiceStatus:
 @dataclass(frozen=True)
 class _Paths:
     root: Path
+    es_base: Path  # where Elasticsearch's files live: root, unless uid 65534 cannot enter it
 
     @property
     def run(self) -> Path:
@@ -143,7 +145,7 @@ class _Paths:
 
     @property
     def es(self) -> Path:
-        return self.root / "elasticsearch"
+        return self.es_base / "elasticsearch"
 
     @property
     def es_home(self) -> Path:
@@ -155,15 +157,25 @@ class _Paths:
 
     @property
     def es_logs(self) -> Path:
-        return self.logs / "elasticsearch"
+        return self.es_base / "logs" / "elasticsearch"
 
     @property
     def prefect(self) -> Path:
         return self.root / "prefect"
 
 
+def _others_can_enter(path: Path) -> bool:
+    return all(p.stat().st_mode & stat.S_IXOTH for p in (path, *path.parents) if p.exists())
+
+
 def _paths(settings: Settings) -> _Paths:
-    return _Paths(Path(settings.stack_dir).expanduser().resolve())
+    root = Path(settings.stack_dir).expanduser().resolve()
+    es_base = root
+    if os.geteuid() == 0 and not _others_can_enter(root):
+        # As root, Elasticsearch runs as uid 65534 (see _as_es_user), which cannot enter a
+        # private folder (a checkout under `mktemp -d`, say): its files go where it can.
+        es_base = Path("/var/tmp") / f"newsflow-{hashlib.sha256(bytes(root)).hexdigest()[:12]}"
+    return _Paths(root, es_base)
 
 
 @dataclass(frozen=True)

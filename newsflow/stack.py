@@ -558,7 +558,7 @@ def ensure_artifacts(settings: Settings, services: Sequence[str] = SERVICES) -> 
         _ensure_kafka(paths)
     if "elasticsearch" in wanted:
         log.info("elasticsearch: java %s", find_java_home("elasticsearch"))
-        paths.es.mkdir(exist_ok=True)
+        paths.es.mkdir(parents=True, exist_ok=True)
         _ensure_elasticsearch(paths)
     if "prefect" in wanted:
         log.info("prefect: %s", _prefect_bin())

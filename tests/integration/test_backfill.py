@@ -20,13 +20,16 @@ from kafka.structs import TopicPartition
 from flows.backfill import backfill_flow
 from newsflow import elastic, orchestrate
 from newsflow import publish as pub
+from newsflow.config import load_settings
 from schemas.articles import article_id
 
 from .conftest import REPO, Pipeline, wait_for
 
 pytestmark = pytest.mark.integration
 
-REUTERS = REPO.parent / "shared" / "data" / "reuters21578" / "reuters21578.jsonl.gz"
+# Where the rest of the project looks for the shared data too (NEWSFLOW_SHARED_DIR).
+REUTERS = (REPO / load_settings().shared_dir).resolve() / "data" / "reuters21578" / \
+    "reuters21578.jsonl.gz"
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 
 

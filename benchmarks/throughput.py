@@ -99,6 +99,30 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (utime and stime in /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def service_pids() -> dict[str, int]:
+    """The stack's long-running services on this machine, found by their command lines."""
+    marks = {"elasticsearch": "org.elasticsearch.bootstrap", "kafka": "kafka.Kafka",
+             "prefect": "prefect server start"}
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        for name, mark in marks.items():
+            if mark in cmdline and name not in found:
+                found[name] = int(entry.name)
+    return found
+
+
 @dataclass
 class Sample:
     t: float
@@ -117,6 +141,7 @@ class EndToEnd:
     skipped: int
     stage_rates: dict[str, float]
     peak_rss_mib: dict[str, float]
+    cpu_seconds: dict[str, float]  # CPU time each worker and service used during the run
     samples: list[Sample] = field(default_factory=list)
 
 
@@ -139,6 +164,9 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
                 stdout=log, stderr=subprocess.STDOUT)))
     time.sleep(8)  # models loaded, groups joined: measure the pipeline, not start-up
     samples: list[Sample] = []
+    services = service_pids()
+    cpu_before = {name: cpu_seconds(pid) for name, pid in services.items()}
+    cpu_before.update({name: cpu_seconds(proc.pid) for name, proc in workers})
     try:
         started = time.monotonic()
         publish(settings, messages)
@@ -164,6 +192,8 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
         seconds = samples[-1].t
         print()
         rss = {name: peak_rss_mib(proc.pid) for name, proc in workers}
+        pids = {**services, **{name: proc.pid for name, proc in workers}}
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         stage_rates = {}
         for stage in STAGES:
             done = [s for s in samples if s.committed.get(stage, 0) > 0]
@@ -171,7 +201,7 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
             finish = next((s.t for s in samples if s.committed[stage] >= last), seconds)
             stage_rates[stage] = last / finish if done and finish else 0.0
         return EndToEnd(total, seconds, total / seconds, indexed, side["dlq"], side["skipped"],
-                        stage_rates, rss, samples)
+                        stage_rates, rss, cpu, samples)
     finally:
         for _, proc in workers:
             proc.terminate()
@@ -353,7 +383,9 @@ def main() -> None:
         r = results[label]["end_to_end"]
         lines.append(f"\n{label}: stage rates /s " + ", ".join(
             f"{k} {v:.1f}" for k, v in r["stage_rates"].items()) + "; peak RSS MiB " +
-            ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mib"].items()))
+            ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mib"].items()) +
+            "; CPU ms per article " + ", ".join(
+                f"{k} {v * 1000 / r['articles']:.2f}" for k, v in r["cpu_seconds"].items()))
     (out / "results.md").write_text("\n".join(lines) + "\n")
     chart(out / "throughput.png", runs)
     print("\n".join(lines))

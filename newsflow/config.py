@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # --- worker runtime -------------------------------------------------------------------
     batch_size: int = Field(200, ge=1, description="max messages per consumed batch")
     poll_timeout_ms: int = Field(500, ge=10, description="how long one poll waits for data")
+    fetch_min_bytes: int = Field(
+        64 * 1024, ge=1, description="a fetch waits for this much data (or fetch_max_wait_ms)"
+    )
+    fetch_max_wait_ms: int = Field(
+        100, ge=0, description="longest a fetch waits for fetch_min_bytes: the latency it adds"
+    )
     max_message_bytes: int = Field(
         5 * 1024 * 1024, ge=1024, description="larger input messages are dead-lettered"
     )

@@ -554,6 +554,10 @@ def make_worker(spec: StageSpec, settings: Settings, *, install_signals: bool = 
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=settings.batch_size,  # bounded in-flight batch
+        # Fuller fetches: a stage that keeps up would otherwise fetch a few messages at a
+        # time, and every fetch, batch, bulk request and commit has its fixed cost.
+        fetch_min_bytes=settings.fetch_min_bytes,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         fetch_max_bytes=max(52428800, BROKER_MAX_MESSAGE_BYTES),
         max_partition_fetch_bytes=BROKER_MAX_MESSAGE_BYTES,
         **kafka_client_options(settings),

@@ -143,10 +143,6 @@ def exact_jaccard(a: Signature, b: Signature) -> float:
     return common / union if union else 1.0
 
 
-def shingle_hashes(items: Iterable[bytes]) -> Signature:
-    return np.unique(np.fromiter((zlib.crc32(s) for s in items), dtype=np.uint32))
-
-
 @dataclass(frozen=True, eq=False)
 class Fingerprint:
     article_id: str
@@ -170,19 +166,22 @@ class Fingerprinter:
         words = tokens(text)
         if not words:
             return None
+        # crc32 is the shingle hash (twice as fast as the default sha1; affine32 mixes it
+        # anyway). Hashed once here for both the sketch and the exact-verification set.
+        hashes = [zlib.crc32(gram) for gram in shingles(words)]
         sketch = MinHash(
             num_perm=self.num_perm,
             seed=SEED,
             scheme=SCHEME,
             permutations=self._permutations,
-            hashfunc=zlib.crc32,  # twice as fast as the default sha1; affine32 mixes it anyway
+            hashfunc=int,  # the values are hashes already
         )
-        grams = shingles(words)
-        sketch.update_batch(grams)
+        sketch.update_batch(hashes)
         signature = np.asarray(sketch.hashvalues, dtype=np.uint32)
         digest = text_hash(words)
         return Fingerprint(
-            article_id, digest, signature, self.keys(digest, signature), shingle_hashes(grams)
+            article_id, digest, signature, self.keys(digest, signature),
+            np.unique(np.asarray(hashes, dtype=np.uint32)),
         )
 
     def keys(self, digest: str, signature: Signature) -> tuple[str, ...]:

@@ -541,6 +541,23 @@ def make_producer(settings: Settings) -> KafkaProducer:
     )
 
 
+KAFKA_DEFAULT_MAX_POLL_INTERVAL_MS = 300_000
+
+
+def max_poll_interval_ms(spec: StageSpec, settings: Settings) -> int:
+    """How long the consumer may go between polls before the group evicts it as stuck.
+
+    A batch is polled, then handled, then the next poll comes. Worst case, the batch run
+    fails and every message is then run alone ``stage_attempts`` times (BatchProcessor), each
+    taking the stage's slowest time; plus a minute for the writes and the commit. Never below
+    Kafka's 5 min default. Only a worker that is alive but stuck waits this long to be evicted;
+    a dead one is noticed by the heartbeat's session timeout.
+    """
+    runs = 1 + settings.stage_attempts
+    worst = runs * settings.batch_size * spec.seconds_per_message * 1000 + 60_000
+    return max(KAFKA_DEFAULT_MAX_POLL_INTERVAL_MS, int(worst))
+
+
 def make_worker(spec: StageSpec, settings: Settings, *, install_signals: bool = True) -> Worker:
     """Wire a stage to Kafka (and Elasticsearch) as configured. Entry points call this."""
     stop = threading.Event()
@@ -554,6 +571,7 @@ def make_worker(spec: StageSpec, settings: Settings, *, install_signals: bool = 
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=settings.batch_size,  # bounded in-flight batch
+        max_poll_interval_ms=max_poll_interval_ms(spec, settings),
         # Fuller fetches: a stage that keeps up would otherwise fetch a few messages at a
         # time, and every fetch, batch, bulk request and commit has its fixed cost.
         fetch_min_bytes=settings.fetch_min_bytes,

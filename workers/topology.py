@@ -38,6 +38,10 @@ class StageSpec:
     output: str | None  # topic kind written; None = Elasticsearch
     input_model: type[BaseModel]
     output_model: type[BaseModel]
+    # The longest one message may take in this stage, worst case: it sizes the consumer's
+    # max.poll.interval, so that a batch of slow but bounded messages is not mistaken for a
+    # stuck worker (see workers.runtime.max_poll_interval_ms).
+    seconds_per_message: float = 0.25
 
     def build(self, settings: Settings, context: StageContext) -> Stage[BaseModel]:
         module = import_module(f"workers.{self.name}")
@@ -54,9 +58,13 @@ class StageSpec:
 STAGES: dict[str, StageSpec] = {
     spec.name: spec
     for spec in (
-        StageSpec("clean", RAW, "clean", RawArticle, CleanArticle),
+        # clean: a page may use its whole extraction time limit (clean.TIME_LIMIT_SECONDS,
+        # 10 s) and then the extraction child is restarted.
+        StageSpec("clean", RAW, "clean", RawArticle, CleanArticle, seconds_per_message=15.0),
         StageSpec("dedup", "clean", "deduped", CleanArticle, DedupedArticle),
-        StageSpec("entities", "deduped", "enriched", DedupedArticle, EnrichedArticle),
+        # entities: spaCy on a very long article takes seconds.
+        StageSpec("entities", "deduped", "enriched", DedupedArticle, EnrichedArticle,
+                  seconds_per_message=1.0),
         StageSpec("index", "enriched", None, EnrichedArticle, IndexDocument),
     )
 }

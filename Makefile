@@ -69,5 +69,7 @@ status: install
 down: install
 	$(NEWSFLOW) stack down
 
-clean: down
+# clean: stop everything and delete the stack's downloads, data and logs
+clean: install
+	$(NEWSFLOW) stack clean
 	rm -rf .stack

@@ -112,6 +112,18 @@ def stack_down(ctx: typer.Context) -> None:
     console.print("stack stopped")
 
 
+@stack_app.command("clean")
+def stack_clean(ctx: typer.Context) -> None:
+    """Stop everything, then delete the stack folder: downloads, data and logs (and the
+    Elasticsearch folder under /var/tmp, when a private checkout put it there)."""
+    from newsflow import stack
+
+    settings = _settings(ctx)
+    _stop_workers(settings)
+    for folder in stack.remove(settings):
+        console.print(f"removed {folder}")
+
+
 @stack_app.command("status")
 def stack_status(ctx: typer.Context) -> None:
     """What runs: services, workers, each stage's lag, documents in the index."""

@@ -837,6 +837,19 @@ def down(settings: Settings, services: Sequence[str] = SERVICES, timeout: float 
         list(pool.map(stop, wanted))
 
 
+def remove(settings: Settings) -> list[Path]:
+    """Stop the services and delete the stack's folders (downloads, data, logs), the
+    Elasticsearch folder under /var/tmp included when it was relocated there."""
+    down(settings)
+    paths = _paths(settings)
+    removed = []
+    for folder in dict.fromkeys((paths.es_base, paths.root)):  # once each, relocated first
+        if folder.exists():
+            shutil.rmtree(folder)
+            removed.append(folder)
+    return removed
+
+
 def status(settings: Settings) -> list[ServiceStatus]:
     """One line of truth per service: endpoint, pid (if started by newsflow), health, log."""
     paths = _paths(settings)

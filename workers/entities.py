@@ -435,12 +435,21 @@ class EntitiesStage:
         reasons = [self.skip_reason(article) for article in batch]
         keys = [self._key(a) if not why else None for a, why in zip(batch, reasons, strict=True)]
         # One model run per distinct body in the batch, grouped by the model that runs it.
+        # Results are collected for this batch first: remembering new ones may evict cached
+        # entries this batch still needs.
+        found: dict[tuple[str, str], list[Entity]] = {}
         todo: dict[str, dict[tuple[str, str], str]] = {}
         for article, key in zip(batch, keys, strict=True):
             if key is None:
                 continue
+            if key in found or key in self._cache:
+                self.cache_hits += 1
+                if key not in found:
+                    self._cache.move_to_end(key)
+                    found[key] = self._cache[key]
+                continue
             lang = self._model_language(article)
-            if key not in self._cache and key not in todo.get(lang, {}):
+            if key not in todo.get(lang, {}):
                 body = article.body[:MAX_NER_CHARS]
                 todo.setdefault(lang, {})[key] = self.recase(body) if lang == "en" else body
             else:
@@ -449,14 +458,14 @@ class EntitiesStage:
             nlp = self.nlp if lang == "en" else self.others[lang]
             assert nlp is not None
             for key, doc in zip(texts, nlp.pipe(texts.values()), strict=True):
-                self._remember(key, self.entities(doc))
+                found[key] = self.entities(doc)
+                self._remember(key, found[key])
         outcomes: list[Outcome] = []
         for article, why, key in zip(batch, reasons, keys, strict=True):
             if why or key is None:
                 outcomes.append(Emit(self.enriched(article, [], skipped=why)))
             else:
-                self._cache.move_to_end(key)
-                entities = [e.model_copy(deep=True) for e in self._cache[key]]
+                entities = [e.model_copy(deep=True) for e in found[key]]
                 outcomes.append(Emit(self.enriched(article, entities)))
         return outcomes
 

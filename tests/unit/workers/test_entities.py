@@ -14,6 +14,7 @@ from spacy.tokens import Doc
 from newsflow.config import Settings
 from newsflow.seeds import SeedError, seed_article
 from schemas.articles import DedupedArticle, EnrichedArticle, Entity, Mention, RawArticle
+from workers import entities as entities_module
 from workers.clean import CleanStage
 from workers.entities import (
     NAME,
@@ -365,6 +366,23 @@ def test_exact_duplicates_reuse_entities(
     assert (first.id, copy.id, later.id) == ("a1", "a2", "a3")
     assert {"Angela Merkel", "Emmanuel Macron"} <= set(later.persons)
     assert variant.persons == first.persons and variant.entities != first.entities
+
+
+def test_a_cached_body_survives_new_entries_of_the_same_batch(
+    stage: EntitiesStage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose new bodies push its own cache hits out of the cache still gets their
+    entities (it used to fail with a KeyError and fall back to one article at a time)."""
+    monkeypatch.setattr(entities_module, "CACHE_SIZE", 2)
+    old = "Angela Merkel met Emmanuel Macron in Brussels on Friday."
+    stage.process([deduped(old, text_hash="old")])
+    fresh = [deduped(f"Joe Biden met Vladimir Putin in Geneva on {day}.", id=f"n{n}",
+                     text_hash=f"new{n}") for n, day in enumerate(["Monday", "Tuesday", "Friday"])]
+    outcomes = stage.process([deduped(old, id="again", text_hash="old"), *fresh])
+    again = enriched(outcomes[0])
+    assert {"Angela Merkel", "Emmanuel Macron"} <= set(again.persons)
+    assert all({"Joe Biden", "Vladimir Putin"} <= set(enriched(o).persons) for o in outcomes[1:])
+    assert len(stage._cache) == 2
 
 
 GOLD_DIR = ROOT / "tests" / "data" / "ner-gold"

@@ -122,6 +122,20 @@ class BackfillReport:
     resumed: bool = False
 
 
+def _acknowledged(cp: Checkpoint, path: Path, report: BackfillReport, sent: pub.PublishReport,
+                  progress: ProgressFn | None, stop_after: int | None) -> bool:
+    """After a batch the broker acknowledged (and the caller moved ``cp``'s position past it):
+    save the checkpoint, count, report progress. True when this run should stop here."""
+    cp.published += sent.published
+    cp.save(path)
+    report.published = cp.published
+    report.published_now += sent.published
+    report.ids.extend(sent.ids)
+    if progress:
+        progress(cp.published, cp.total)
+    return stop_after is not None and report.published_now >= stop_after
+
+
 # --- archive backfill ------------------------------------------------------------------------
 
 
@@ -190,14 +204,7 @@ def backfill_archives(
             sent = pub.publish(settings, [r.value for r in batch], producer=producer)
             # Acknowledged: only now does the checkpoint move past these records.
             cp.position = batch[-1].position + 1
-            cp.published += sent.published
-            cp.save(path)
-            report.published, report.published_now = cp.published, \
-                report.published_now + sent.published
-            report.ids.extend(sent.ids)
-            if progress:
-                progress(cp.published, cp.total)
-            if stop_after is not None and report.published_now >= stop_after:
+            if _acknowledged(cp, path, report, sent, progress, stop_after):
                 return report
         cp.done = True
         cp.save(path)
@@ -280,20 +287,14 @@ def backfill_kafka(
                 pacer.wait(len(records))
                 sent = pub.publish(settings, [r.value for r in records], producer=producer)
                 cp.offsets[partition] = records[-1].offset + 1
-                cp.published += sent.published
-                cp.save(path)
-                report.published = cp.published
-                report.published_now += sent.published
-                report.ids.extend(sent.ids)
-                if progress:
-                    progress(cp.published, cp.total)
-                if stop_after is not None and report.published_now >= stop_after:
+                if _acknowledged(cp, path, report, sent, progress, stop_after):
                     return report
         cp.done = True
         cp.save(path)
     finally:
         consumer.close()
         producer.close()
+    log.info("backfill complete", extra={"published": cp.published, "checkpoint": str(path)})
     return report
 
 

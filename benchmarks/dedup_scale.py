@@ -11,8 +11,10 @@ small generated variations (a byline, one or two words changed, sometimes the la
 dropped), so that from 19,043 on nearly every article has near-duplicates in the state.
 
 At each checkpoint (articles already in the state) the next ``--window`` articles are timed:
-that is the articles/s reported. Then the state index's store size (``_stats``, primary store,
-after a refresh) is divided by the articles in it and scaled to a million.
+that is the articles/s reported, with the CPU the stage (this process) and the local
+Elasticsearch used per article in that window. Then the state index's store size
+(``_stats``, primary store, after a refresh) is divided by the articles in it and scaled to a
+million.
 
 Elasticsearch is ``NEWSFLOW_ES_URL`` (default the shared stack's http://127.0.0.1:9200); the
 state index is ``dedup-scale-<uuid>``, deleted at the end unless ``--keep``. Timings on a shared
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
 import re
 import sys
@@ -86,11 +89,31 @@ def stream(records: Sequence[tuple[str, str, str]], total: int) -> Iterator[Clea
         )
 
 
+def elasticsearch_pid() -> int | None:
+    """The local Elasticsearch server process, to split a window's time between it and us."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"org.elasticsearch.bootstrap" in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (0 when it is not on this machine)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reuters", type=Path, default=DEFAULT_PATH)
-    parser.add_argument("--total", type=int, default=202_000, help="articles in all")
-    parser.add_argument("--window", type=int, default=2000, help="articles timed per point")
+    parser.add_argument("--total", type=int, default=205_000, help="articles in all")
+    parser.add_argument("--window", type=int, default=5000, help="articles timed per point")
     parser.add_argument("--checkpoints", default="0,20000,200000")
     parser.add_argument("--keep", action="store_true", help="keep the state index")
     args = parser.parse_args(argv)
@@ -109,14 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         batch: list[CleanArticle] = []
         done = duplicates = 0
-        timing: tuple[int, float, int] | None = None  # (checkpoint, start, round trips)
+        es_pid = elasticsearch_pid()
+        # (checkpoint, start, round trips, our CPU, Elasticsearch's CPU)
+        timing: tuple[int, float, int, float, float] | None = None
         started = time.perf_counter()
         for article in stream(reuters(args.reuters), args.total):
             batch.append(article)
             if len(batch) < settings.batch_size:
                 continue
             if timing is None and checkpoints and done >= checkpoints[0]:
-                timing = (checkpoints.pop(0), time.perf_counter(), store.round_trips)
+                timing = (checkpoints.pop(0), time.perf_counter(), store.round_trips,
+                          time.process_time(), cpu_seconds(es_pid))
                 timed_from = done
             outcomes = stage.process(batch)
             duplicates += sum(
@@ -125,15 +151,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             done += len(batch)
             batch = []
             if timing is not None and done - timed_from >= args.window:
-                point, t0, trips = timing
+                point, t0, trips, ours, theirs = timing
                 seconds = time.perf_counter() - t0
                 rate = (done - timed_from) / seconds
                 results.append({"state": point, "articles_per_s": rate})
                 timed = done - timed_from
                 per_batch = (store.round_trips - trips) / (timed / settings.batch_size)
+                ours = (time.process_time() - ours) * 1000 / timed
+                theirs = (cpu_seconds(es_pid) - theirs) * 1000 / timed
                 print(
                     f"state {point:>7,} articles: {rate:7.1f} articles/s over {timed:,} "
-                    f"({per_batch:.2f} ES requests per batch)",
+                    f"({per_batch:.2f} ES requests per batch; CPU ms per article: stage "
+                    f"{ours:.2f}, Elasticsearch {theirs:.2f})",
                     flush=True,
                 )
                 timing = None

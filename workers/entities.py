@@ -13,15 +13,17 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
    places of the alias file.
 2. Each mention is tidied, and its offsets with it: a leading "the", a person's titles
    (``data/titles.json``: "President", "Dr."), a trailing possessive ("'s"); unless the alias
-   file knows the whole surface ("The Hague"). A span across a line break is cut at it, and an
-   organisation or place that is part of a job title ("National Security Adviser") dropped.
+   file knows the whole surface ("The Hague"). A span across a line break or a spaced dash is
+   cut there ("ABUJA - Nigeria's President"); a span without a capital letter ("trillions of
+   naira") and an organisation or place that is part of a job title ("National Security
+   Adviser") are dropped.
 3. Canonical names: ``data/entity_aliases.json`` maps variant spellings to one name
    ("Turkey" -> "Türkiye", "Daesh" -> "ISIS", "U.S." -> "United States") and may fix the type.
    An organisation's legal form is not part of its name ("American Express Co" -> "American
    Express").
-   A person or organisation mention that is exactly a country, or a city of 100,000 people or
-   more that is not ambiguous, is a location ("Rotterdam", "Latakia"): the small model often
-   mislabels lone place names.
+   A person, organisation or misc mention that is exactly a country, or a city of 100,000
+   people or more that is not ambiguous, is a location ("Rotterdam", "Latakia", "Grenoble"):
+   the small model often mislabels lone place names.
 4. Mentions of one entity are merged: same canonical name (case-insensitive; the type is the
    most frequent label), then a partial name ("Assad", "Al-Araji") onto the one full person
    name of the article that contains it ("Bashar Assad", "Qasim al-Araji"). Locations are never
@@ -75,7 +77,7 @@ from schemas.articles import DedupedArticle, EnrichedArticle, Entity, Mention
 from workers.stage import Emit, Outcome, StageContext
 
 NAME = "entities"
-VERSION = "2.1.0"
+VERSION = "2.2.0"
 
 DATA = Path(__file__).parent / "data"
 ALIASES_FILE = DATA / "entity_aliases.json"
@@ -404,6 +406,11 @@ def pycountry_code(name: str) -> str | None:
     return str(country.alpha_2) if name.casefold() in names else None
 
 
+# Where an entity span never continues: a line break, a spaced dash, or the full stop the
+# Recaser puts in place of a dateline's dash.
+_SPAN_BREAK = re.compile(r"\n| [-\u2013\u2014.] ")
+
+
 def _is_part(short: str, full: str) -> bool:
     """``short``'s words are a contiguous, shorter run of ``full``'s (case-insensitive)."""
     s, f = short.casefold().split(), full.casefold().split()
@@ -498,14 +505,16 @@ class EntitiesStage:
         groups: dict[str, list[_Mention]] = {}
         text = doc.text
         for ent in doc.ents:
-            # A span across a line break is cut into its lines: a headline and the dateline
-            # under it ("...ROTTERDAM\nROTTERDAM (Reuters)") are not one name.
+            # A span across a line break or a spaced dash is cut there: a headline and the
+            # dateline under it ("...ROTTERDAM\nROTTERDAM (Reuters)"), or a dateline and the
+            # sentence after it ("ABUJA - Nigeria's President"), are not one name.
             start = ent.start_char
-            for line in text[ent.start_char : ent.end_char].split("\n"):
-                mention = self.mention(text, start, start + len(line), ent.label_)
+            for cut in [*_SPAN_BREAK.finditer(text, ent.start_char, ent.end_char), None]:
+                end = cut.start() if cut else ent.end_char
+                mention = self.mention(text, start, end, ent.label_)
                 if mention:
                     groups.setdefault(mention.name.casefold(), []).append(mention)
-                start += len(line) + 1
+                start = cut.end() if cut else end
         entities = [self.entity(mentions) for mentions in groups.values()]
         entities = self.merge_partial_names(entities)
         entities = self.add_unlabelled_repeats(text, entities)
@@ -554,6 +563,8 @@ class EntitiesStage:
             start, end = tidy_span(text, start, end, type_)
         if start == end or "\n" in text[start:end]:
             return None
+        if not any(c.isupper() for c in text[start:end]):
+            return None  # no capital, no proper name: "trillions of naira", "the euro"
         if type_ != "person" and _TITLE_SUFFIX.match(text, end):
             return None  # "National Security" of "National Security Adviser"
         surface = " ".join(text[start:end].split())
@@ -562,7 +573,7 @@ class EntitiesStage:
         name = self.aliases.names.get(surface.casefold(), surface)
         if name in self.aliases.types:
             type_ = self.aliases.types[name]
-        elif type_ in ("person", "organization") and self.gazetteer.is_place(name):
+        elif type_ != "location" and self.gazetteer.is_place(name):
             type_ = "location"
         return _Mention(start, end, name, type_)
 

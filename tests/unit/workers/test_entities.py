@@ -319,6 +319,27 @@ def test_recasing_keeps_offsets_and_acronyms(stage: EntitiesStage) -> None:
     assert stage.recase(ordinary) == ordinary
 
 
+def test_dateline_dash_splits_names_and_lowercase_spans_are_no_names(
+    stage: EntitiesStage,
+) -> None:
+    body = ("ABUJA - Nigeria's President Bola Tinubu said the end of fuel subsidies had saved "
+            "the state trillions of naira.")
+    article = enriched(stage.process([deduped(body)])[0])
+    assert {"Abuja", "Nigeria"} <= set(article.locations)
+    assert not any("-" in name or "naira" in name.lower() for name in article.locations)
+    assert "Bola Tinubu" in article.persons
+    for entity in article.entities:  # every mention starts with a capital
+        assert all(body[m.start].isupper() for m in entity.mentions), entity
+
+
+def test_a_place_the_model_calls_misc_is_a_location(stage: EntitiesStage) -> None:
+    # The small model tags lone city names as NORP or PRODUCT now and then.
+    mention = stage.mention("Grenoble", 0, len("Grenoble"), "NORP")
+    assert mention is not None and (mention.name, mention.type) == ("Grenoble", "location")
+    mention = stage.mention("Israeli", 0, len("Israeli"), "NORP")  # a nationality stays misc
+    assert mention is not None and mention.type == "misc"
+
+
 def test_gazetteer_countries_cities_nationalities(stage: EntitiesStage) -> None:
     gazetteer = stage.gazetteer
     assert [gazetteer.country_of(n) for n in ("Amman", "Tartus", "Latakia", "Paris")] == [

@@ -23,7 +23,10 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
    Express").
    A person, organisation or misc mention that is exactly a country, or a city of 100,000
    people or more that is not ambiguous, is a location ("Rotterdam", "Latakia", "Grenoble"):
-   the small model often mislabels lone place names.
+   the small model often mislabels lone place names. Result lines of sports round-ups
+   ("Leeds 2 Chelsea 1", "Feyenoord 2-0 NAC Breda") are read by rule instead of by the model
+   (which reads the scores into the names): their two names are teams, organisations, except
+   a country's team, which is its country.
 4. Mentions of one entity are merged: same canonical name (case-insensitive; the type is the
    most frequent label), then a partial name ("Assad", "Al-Araji") onto the one full person
    name of the article that contains it ("Bashar Assad", "Qasim al-Araji"). Locations are never
@@ -146,6 +149,13 @@ _LEGAL_FORM = re.compile(
     r"|S\.A|NV|N\.V|GmbH|SpA|S\.p\.A)\.?$"
 )
 _DATELINE_DASH = re.compile(r"\s[-\u2013\u2014]\s")
+# A result line of a sports round-up: "Leeds 2 Chelsea 1", "Feyenoord 2-0 NAC Breda". Its
+# names are teams, whatever the gazetteer says of them as places.
+_TEAM = r"[^\W\d_][^\d\n]*?"
+_SCORE_LINE = re.compile(
+    rf"[ \t]*(?P<a>{_TEAM})\s+\d{{1,3}}\s+(?P<b>{_TEAM})\s+\d{{1,3}}[ \t]*"
+    rf"|[ \t]*(?P<c>{_TEAM})\s+\d{{1,3}}\s*[-\u2013:]\s*\d{{1,3}}\s+(?P<d>{_TEAM})[ \t]*"
+)
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +270,9 @@ class Gazetteer:
     def demonym(self, name: str) -> str | None:
         key = name.casefold()
         return self.demonyms.get(key) or self.demonyms.get(key.removesuffix("s"))
+
+    def is_country(self, name: str) -> bool:
+        return name.casefold() in self.countries
 
     def is_place(self, name: str) -> bool:
         """A country, or a city big and unambiguous enough to be read as one on its own."""
@@ -411,6 +424,29 @@ def pycountry_code(name: str) -> str | None:
 _SPAN_BREAK = re.compile(r"\n| [-\u2013\u2014.] ")
 
 
+MAX_SCORE_LINE = 80  # result lines are short; longer lines are prose, not worth the regex
+
+
+def _teams(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of the two teams if ``text[start:end]`` is a result line, else none."""
+    if end - start > MAX_SCORE_LINE or not (m := _SCORE_LINE.fullmatch(text, start, end)):
+        return []
+    return [m.span(g) for g in "abcd" if m[g] is not None]
+
+
+def score_lines(text: str) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """The result lines of a sports round-up ("Leeds 2 Chelsea 1"): line span -> team spans."""
+    lines = (line.span() for line in re.finditer(r"[^\n]+", text))
+    return {span: teams for span in lines if (teams := _teams(text, *span))}
+
+
+def is_team_in_score_line(text: str, start: int, end: int) -> bool:
+    """``text[start:end]`` is one of the two teams of a result line."""
+    line_end = text.find("\n", end)
+    line = (text.rfind("\n", 0, start) + 1, len(text) if line_end < 0 else line_end)
+    return (start, end) in _teams(text, *line)
+
+
 def _is_part(short: str, full: str) -> bool:
     """``short``'s words are a contiguous, shorter run of ``full``'s (case-insensitive)."""
     s, f = short.casefold().split(), full.casefold().split()
@@ -504,14 +540,23 @@ class EntitiesStage:
         """Entities of ``doc`` (its text is the re-cased body: same offsets, names as written)."""
         groups: dict[str, list[_Mention]] = {}
         text = doc.text
-        for ent in doc.ents:
+        # Result lines are read by rule, not by the model, which reads their scores into the
+        # names there ("Barcelona 3 Real Madrid 1" as one organisation).
+        results = score_lines(text)
+        spans = [(s, e, "ORG") for teams in results.values() for s, e in teams]
+        spans += [
+            (ent.start_char, ent.end_char, ent.label_)
+            for ent in doc.ents
+            if not any(s < ent.end_char and ent.start_char < e for s, e in results)
+        ]
+        for ent_start, ent_end, label in spans:
             # A span across a line break or a spaced dash is cut there: a headline and the
             # dateline under it ("...ROTTERDAM\nROTTERDAM (Reuters)"), or a dateline and the
             # sentence after it ("ABUJA - Nigeria's President"), are not one name.
-            start = ent.start_char
-            for cut in [*_SPAN_BREAK.finditer(text, ent.start_char, ent.end_char), None]:
-                end = cut.start() if cut else ent.end_char
-                mention = self.mention(text, start, end, ent.label_)
+            start = ent_start
+            for cut in [*_SPAN_BREAK.finditer(text, ent_start, ent_end), None]:
+                end = cut.start() if cut else ent_end
+                mention = self.mention(text, start, end, label)
                 if mention:
                     groups.setdefault(mention.name.casefold(), []).append(mention)
                 start = cut.end() if cut else end
@@ -573,6 +618,10 @@ class EntitiesStage:
         name = self.aliases.names.get(surface.casefold(), surface)
         if name in self.aliases.types:
             type_ = self.aliases.types[name]
+        elif is_team_in_score_line(text, start, end):
+            # A country's team is its country, as newsrooms (and CoNLL) file it; a club named
+            # after its city is an organisation.
+            type_ = "location" if self.gazetteer.is_country(name) else "organization"
         elif type_ != "location" and self.gazetteer.is_place(name):
             type_ = "location"
         return _Mention(start, end, name, type_)

@@ -340,6 +340,36 @@ def test_a_place_the_model_calls_misc_is_a_location(stage: EntitiesStage) -> Non
     assert mention is not None and mention.type == "misc"
 
 
+@pytest.mark.parametrize(
+    ("line", "name", "expected"),
+    [
+        ("Leeds 2 Chelsea 1", "Leeds", "organization"),  # a city, but here a club
+        ("Leeds 2 Chelsea 1", "Chelsea", "organization"),
+        ("Feyenoord 2-0 NAC Breda", "NAC Breda", "organization"),
+        ("Manchester United 3 Barcelona 3", "Barcelona", "organization"),
+        ("Japan 2 Syria 1", "Japan", "location"),  # a national team is filed as its country
+        ("Leeds is a city of 800,000 people", "Leeds", "location"),  # no score: a place
+        ("Police in Barcelona held 2 men and 3 women", "Barcelona", "location"),
+    ],
+)
+def test_teams_in_result_lines(stage: EntitiesStage, line: str, name: str,
+                               expected: EntityType) -> None:
+    text = f"Results on Saturday:\n{line}\nMore later."
+    start = text.index(name)
+    mention = stage.mention(text, start, start + len(name), "GPE")
+    assert mention is not None and (mention.name, mention.type) == (name, expected)
+
+
+def test_result_lines_are_read_by_rule_not_by_the_model(stage: EntitiesStage) -> None:
+    # The model reads scores into names ("Barcelona 3 Real Madrid 1" as one organisation).
+    body = ("Results of Spanish first division matches on Sunday:\n"
+            "Barcelona 3 Real Madrid 1\nValencia 0 Sevilla 2\nJapan 2 Syria 1")
+    article = enriched(stage.process([deduped(body)])[0])
+    assert {"Barcelona", "Real Madrid", "Valencia", "Sevilla"} <= set(article.organizations)
+    assert {"Japan", "Syria"} <= set(article.locations)
+    assert not any(ch.isdigit() for e in article.entities for ch in e.name)
+
+
 def test_gazetteer_countries_cities_nationalities(stage: EntitiesStage) -> None:
     gazetteer = stage.gazetteer
     assert [gazetteer.country_of(n) for n in ("Amman", "Tartus", "Latakia", "Paris")] == [

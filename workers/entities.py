@@ -29,8 +29,9 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
    a country's team, which is its country.
 4. Mentions of one entity are merged: same canonical name (case-insensitive; the type is the
    most frequent label), then a partial name ("Assad", "Al-Araji") onto the one full person
-   name of the article that contains it ("Bashar Assad", "Qasim al-Araji"). Locations are never
-   merged onto persons, and a partial matching two full names stays on its own. Repeats of a
+   name of the article that contains it ("Bashar Assad", "Qasim al-Araji"). A known place is
+   never merged onto a person ("Washington", "George Washington"), but a lone surname the model
+   called a place is ("Carney"); a partial matching two full names stays on its own. Repeats of a
    name (or of a person's surname) that the model left unlabelled are added as mentions.
 5. Facets: ``persons``/``organizations``/``locations`` list canonical names, most mentioned
    first; ``countries`` the ISO 3166-1 alpha-2 codes of the countries mentioned: a location
@@ -62,7 +63,7 @@ import json
 import logging
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -561,7 +562,7 @@ class EntitiesStage:
                     groups.setdefault(mention.name.casefold(), []).append(mention)
                 start = cut.end() if cut else end
         entities = [self.entity(mentions) for mentions in groups.values()]
-        entities = self.merge_partial_names(entities)
+        entities = self.merge_partial_names(entities, self.gazetteer.is_place)
         entities = self.add_unlabelled_repeats(text, entities)
         return sorted(entities, key=lambda e: (-e.count, e.mentions[0].start))
 
@@ -640,8 +641,14 @@ class EntitiesStage:
         )
 
     @staticmethod
-    def merge_partial_names(entities: list[Entity]) -> list[Entity]:
-        """Merge "Assad" into "Bashar Assad" when exactly one full person name contains it."""
+    def merge_partial_names(
+        entities: list[Entity], is_place: Callable[[str], bool] = lambda name: True
+    ) -> list[Entity]:
+        """Merge "Assad" into "Bashar Assad" when exactly one full person name contains it.
+
+        A location merges only when ``is_place`` does not know it as one: the model calls a
+        lone surname a place now and then ("Carney said" after "Prime Minister Mark Carney"),
+        while "Washington" near "George Washington" is the city."""
         persons = [e for e in entities if e.type == "person" and len(e.name.split()) > 1]
         # Only the longest forms are targets, so "Assad" is not torn between two of them.
         full = [p for p in persons if not any(_is_part(p.name, o.name) for o in persons)]
@@ -653,7 +660,7 @@ class EntitiesStage:
                 kept.append(targets[entity.name])
                 continue
             into = [t for t in targets.values() if _is_part(entity.name, t.name)]
-            if entity.type != "location" and len(into) == 1:
+            if len(into) == 1 and not (entity.type == "location" and is_place(entity.name)):
                 into[0].mentions = sorted(into[0].mentions + entity.mentions, key=lambda m: m.start)
                 into[0].count = len(into[0].mentions)
             else:

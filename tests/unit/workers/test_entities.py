@@ -274,6 +274,22 @@ def test_partial_names_stay_when_ambiguous_or_a_place() -> None:
     assert [e.name for e in merged] == [e.name for e in entities]
 
 
+def test_a_surname_the_model_called_a_place_merges_onto_its_person() -> None:
+    gazetteer_knows = {"Washington"}.__contains__
+    merged = EntitiesStage.merge_partial_names(
+        [
+            entity("Mark Carney", "person", 10),
+            entity("Carney", "location", 40),  # not a place anybody knows: the surname
+            entity("George Washington", "person", 60),
+            entity("Washington", "location", 90),  # a known place stays a place
+        ],
+        gazetteer_knows,
+    )
+    assert [(e.name, e.type, e.count) for e in merged] == [
+        ("Mark Carney", "person", 2), ("George Washington", "person", 1),
+        ("Washington", "location", 1)]
+
+
 def test_country_codes() -> None:
     aliases = Aliases.load()
     assert aliases.names["daesh"] == "ISIS" and aliases.names["turkey"] == "Türkiye"

@@ -14,9 +14,11 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
 2. Each mention is tidied, and its offsets with it: a leading "the", a person's titles
    (``data/titles.json``: "President", "Dr."), a trailing possessive ("'s"); unless the alias
    file knows the whole surface ("The Hague"). A span across a line break or a spaced dash is
-   cut there ("ABUJA - Nigeria's President"); a span without a capital letter ("trillions of
-   naira") and an organisation or place that is part of a job title ("National Security
-   Adviser") are dropped.
+   cut there ("ABUJA - Nigeria's President"), and a full name followed by "of" and a known
+   place ("Aryna Sabalenka of Belarus") is a person and a place; an abbreviation keeps its
+   last dot ("U.N."); a span without a capital letter ("trillions of naira") and an
+   organisation or place that is part of a job title ("National Security Adviser") are
+   dropped.
 3. Canonical names: ``data/entity_aliases.json`` maps variant spellings to one name
    ("Turkey" -> "Türkiye", "Daesh" -> "ISIS", "U.S." -> "United States") and may fix the type.
    An organisation's legal form is not part of its name ("American Express Co" -> "American
@@ -63,7 +65,7 @@ import json
 import logging
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -150,6 +152,9 @@ _LEGAL_FORM = re.compile(
     r"|S\.A|NV|N\.V|GmbH|SpA|S\.p\.A)\.?$"
 )
 _DATELINE_DASH = re.compile(r"\s[-\u2013\u2014]\s")
+_DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # an abbreviation short of its last dot: "U.N"
+# A person span that runs on into where they are from: "Aryna Sabalenka of Belarus".
+_PERSON_OF = re.compile(r"(?P<person>.+?)\s+of\s+(?P<place>[A-Z].*)", re.S)
 # A result line of a sports round-up: "Leeds 2 Chelsea 1", "Feyenoord 2-0 NAC Breda". Its
 # names are teams, whatever the gazetteer says of them as places.
 _TEAM = r"[^\W\d_][^\d\n]*?"
@@ -406,6 +411,8 @@ def tidy_span(text: str, start: int, end: int, type_: EntityType) -> tuple[int, 
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in "-,;:"):
         end -= 1
+    if text[end : end + 1] == "." and _DOTTED.fullmatch(text, start, end):
+        end += 1  # "U.N." keeps its last dot, which the model leaves to the sentence
     return start, end
 
 
@@ -550,7 +557,7 @@ class EntitiesStage:
             for ent in doc.ents
             if not any(s < ent.end_char and ent.start_char < e for s, e in results)
         ]
-        for ent_start, ent_end, label in spans:
+        for ent_start, ent_end, label in self.split_person_of_place(text, spans):
             # A span across a line break or a spaced dash is cut there: a headline and the
             # dateline under it ("...ROTTERDAM\nROTTERDAM (Reuters)"), or a dateline and the
             # sentence after it ("ABUJA - Nigeria's President"), are not one name.
@@ -565,6 +572,21 @@ class EntitiesStage:
         entities = self.merge_partial_names(entities, self.gazetteer.is_place)
         entities = self.add_unlabelled_repeats(text, entities)
         return sorted(entities, key=lambda e: (-e.count, e.mentions[0].start))
+
+    def split_person_of_place(
+        self, text: str, spans: list[tuple[int, int, str]]
+    ) -> Iterator[tuple[int, int, str]]:
+        """"Aryna Sabalenka of Belarus", one PERSON span to the model, is a person and a place
+        when a full name (two words or more, no title: not "Prince of Wales") comes before
+        "of" and a place the gazetteer knows after it."""
+        for start, end, label in spans:
+            m = _PERSON_OF.fullmatch(text, start, end) if label == "PERSON" else None
+            if (m and len(m["person"].split()) >= 2 and not _TITLES.match(m["person"])
+                    and self.gazetteer.is_place(m["place"])):
+                yield m.start("person"), m.end("person"), label
+                yield m.start("place"), m.end("place"), "GPE"
+            else:
+                yield start, end, label
 
     @staticmethod
     def add_unlabelled_repeats(text: str, entities: list[Entity]) -> list[Entity]:

@@ -290,6 +290,29 @@ def test_a_surname_the_model_called_a_place_merges_onto_its_person() -> None:
         ("Washington", "location", 1)]
 
 
+def test_an_abbreviation_keeps_the_last_dot_the_model_left_out() -> None:
+    text = "Grain left Odesa under a U.N. deal."
+    start = text.index("U.N")
+    assert text[slice(*tidy_span(text, start, start + len("U.N"), "organization"))] == "U.N."
+    text = "It is the end."  # an ordinary word before a full stop keeps it out
+    start = text.index("end")
+    assert text[slice(*tidy_span(text, start, start + 3, "misc"))] == "end"
+
+
+def test_a_person_of_a_place_is_a_person_and_a_place(stage: EntitiesStage) -> None:
+    text = ("Aryna Sabalenka of Belarus won. Jane Smith of Wellington Street spoke. "
+            "The Prince of Wales came.")
+    spans = [
+        (0, len("Aryna Sabalenka of Belarus"), "PERSON"),
+        (text.index("Jane"), text.index(" spoke"), "PERSON"),  # not a place: left as it is
+        (text.index("Prince"), text.index(" came"), "PERSON"),  # a title, not a name
+    ]
+    split = list(stage.split_person_of_place(text, spans))
+    assert [(text[s:e], label) for s, e, label in split] == [
+        ("Aryna Sabalenka", "PERSON"), ("Belarus", "GPE"),
+        ("Jane Smith of Wellington Street", "PERSON"), ("Prince of Wales", "PERSON")]
+
+
 def test_country_codes() -> None:
     aliases = Aliases.load()
     assert aliases.names["daesh"] == "ISIS" and aliases.names["turkey"] == "Türkiye"

@@ -25,10 +25,10 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
    Express").
    A person, organisation or misc mention that is exactly a country, or a city of 100,000
    people or more that is not ambiguous, is a location ("Rotterdam", "Latakia", "Grenoble"):
-   the small model often mislabels lone place names. Result lines of sports round-ups
-   ("Leeds 2 Chelsea 1", "Feyenoord 2-0 NAC Breda") are read by rule instead of by the model
-   (which reads the scores into the names): their two names are teams, organisations, except
-   a country's team, which is its country.
+   the small model often mislabels lone place names; a nationality ("Ukrainian") is misc.
+   Result lines of sports round-ups ("Leeds 2 Chelsea 1", "Feyenoord 2-0 NAC Breda") are read
+   by rule instead of by the model (which reads the scores into the names): their two names
+   are teams, organisations, except a country's team, which is its country.
 4. Mentions of one entity are merged: same canonical name (case-insensitive; the type is the
    most frequent label), then a partial name ("Assad", "Al-Araji") onto the one full person
    name of the article that contains it ("Bashar Assad", "Qasim al-Araji"). A known place is
@@ -645,6 +645,8 @@ class EntitiesStage:
             # A country's team is its country, as newsrooms (and CoNLL) file it; a club named
             # after its city is an organisation.
             type_ = "location" if self.gazetteer.is_country(name) else "organization"
+        elif self.gazetteer.demonym(name):
+            type_ = "misc"  # "Ukrainian", "Thai": a nationality, even where a town has the name
         elif type_ != "location" and self.gazetteer.is_place(name):
             type_ = "location"
         return _Mention(start, end, name, type_)

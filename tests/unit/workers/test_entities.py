@@ -379,6 +379,15 @@ def test_a_place_the_model_calls_misc_is_a_location(stage: EntitiesStage) -> Non
     assert mention is not None and mention.type == "misc"
 
 
+@pytest.mark.parametrize(("word", "label"), [("Ukrainian", "GPE"), ("Thai", "NORP")])
+def test_a_nationality_is_misc_whatever_the_model_or_a_town_says(
+    stage: EntitiesStage, word: str, label: str
+) -> None:
+    # "Thai" is also a GeoNames town name: the nationality reading wins.
+    mention = stage.mention(word, 0, len(word), label)
+    assert mention is not None and mention.type == "misc"
+
+
 @pytest.mark.parametrize(
     ("line", "name", "expected"),
     [

@@ -645,8 +645,10 @@ class EntitiesStage:
             # A country's team is its country, as newsrooms (and CoNLL) file it; a club named
             # after its city is an organisation.
             type_ = "location" if self.gazetteer.is_country(name) else "organization"
-        elif self.gazetteer.demonym(name):
-            type_ = "misc"  # "Ukrainian", "Thai": a nationality, even where a town has the name
+        elif self.gazetteer.demonym(name) and not self.gazetteer.is_country(name):
+            # "Ukrainian", "Thai": a nationality, even where a town has the name ("Laos" is a
+            # country, though "Lao" is a nationality and plurals are looked up too).
+            type_ = "misc"
         elif type_ != "location" and self.gazetteer.is_place(name):
             type_ = "location"
         return _Mention(start, end, name, type_)

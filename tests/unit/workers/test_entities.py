@@ -388,6 +388,11 @@ def test_a_nationality_is_misc_whatever_the_model_or_a_town_says(
     assert mention is not None and mention.type == "misc"
 
 
+def test_a_country_named_like_a_plural_nationality_stays_a_country(stage: EntitiesStage) -> None:
+    mention = stage.mention("Laos", 0, len("Laos"), "GPE")  # "Lao" + s
+    assert mention is not None and (mention.name, mention.type) == ("Laos", "location")
+
+
 @pytest.mark.parametrize(
     ("line", "name", "expected"),
     [

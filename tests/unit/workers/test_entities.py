@@ -313,6 +313,14 @@ def test_a_person_of_a_place_is_a_person_and_a_place(stage: EntitiesStage) -> No
         ("Jane Smith of Wellington Street", "PERSON"), ("Prince of Wales", "PERSON")]
 
 
+def test_international_organisations_come_from_the_alias_data(stage: EntitiesStage) -> None:
+    body = ("The WTO and ECOWAS met in Abuja, where the Bank of Japan and the International "
+            "Atomic Energy Agency sent observers.")
+    article = enriched(stage.process([deduped(body)])[0])
+    assert {"World Trade Organization", "ECOWAS", "Bank of Japan",
+            "International Atomic Energy Agency"} <= set(article.organizations)
+
+
 def test_country_codes() -> None:
     aliases = Aliases.load()
     assert aliases.names["daesh"] == "ISIS" and aliases.names["turkey"] == "Türkiye"

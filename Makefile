@@ -8,6 +8,17 @@ NEWSFLOW := $(VENV)/bin/newsflow
 STAMP    := $(VENV)/.installed
 LOCK     := requirements.lock
 
+# The shared data (the seed article's text, the corpora) sits beside the checkout, ../shared.
+# A clone made elsewhere (a temp folder) finds it beside the repository it was cloned from.
+ifeq ($(NEWSFLOW_SHARED_DIR),)
+_SHARED := $(shell if [ -d ../shared ]; then cd ../shared && pwd; \
+	else o=$$(git remote get-url origin 2>/dev/null); \
+	[ -d "$$o/../shared" ] && cd "$$o/../shared" && pwd; fi)
+ifneq ($(_SHARED),)
+export NEWSFLOW_SHARED_DIR := $(_SHARED)
+endif
+endif
+
 .PHONY: run deploy test unit faults lint status down install clean audit-deps lock
 
 # Dependencies come from the lock file only, each checked against its SHA-256 (--require-hashes);

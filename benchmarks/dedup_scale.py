@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import random
 import re
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a plain script from anywhere
 
+from benchmarks.procstat import cpu_seconds, service_pids  # noqa: E402
 from newsflow import elastic  # noqa: E402
 from newsflow.config import load_settings  # noqa: E402
 from schemas.articles import CleanArticle, article_id, canonical_url  # noqa: E402
@@ -89,24 +89,8 @@ def stream(records: Sequence[tuple[str, str, str]], total: int) -> Iterator[Clea
         )
 
 
-def elasticsearch_pid() -> int | None:
-    """The local Elasticsearch server process, to split a window's time between it and us."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if b"org.elasticsearch.bootstrap" in (entry / "cmdline").read_bytes():
-                    return int(entry.name)
-            except OSError:
-                continue
-    return None
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process so far (0 when it is not on this machine)."""
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def es_cpu(pid: int | None) -> float:
+    return cpu_seconds(pid) if pid is not None else 0.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         batch: list[CleanArticle] = []
         done = duplicates = 0
-        es_pid = elasticsearch_pid()
+        es_pid = service_pids().get("elasticsearch")  # None: not on this machine
         # (checkpoint, start, round trips, our CPU, Elasticsearch's CPU)
         timing: tuple[int, float, int, float, float] | None = None
         started = time.perf_counter()
@@ -142,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             if timing is None and checkpoints and done >= checkpoints[0]:
                 timing = (checkpoints.pop(0), time.perf_counter(), store.round_trips,
-                          time.process_time(), cpu_seconds(es_pid))
+                          time.process_time(), es_cpu(es_pid))
                 timed_from = done
             outcomes = stage.process(batch)
             duplicates += sum(
@@ -158,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 timed = done - timed_from
                 per_batch = (store.round_trips - trips) / (timed / settings.batch_size)
                 ours = (time.process_time() - ours) * 1000 / timed
-                theirs = (cpu_seconds(es_pid) - theirs) * 1000 / timed
+                theirs = (es_cpu(es_pid) - theirs) * 1000 / timed
                 print(
                     f"state {point:>7,} articles: {rate:7.1f} articles/s over {timed:,} "
                     f"({per_batch:.2f} ES requests per batch; CPU ms per article: stage "

@@ -42,6 +42,7 @@ from kafka.structs import TopicPartition
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.procstat import cpu_seconds, peak_rss_mib, service_pids  # noqa: E402
 from newsflow import elastic, kafka_admin  # noqa: E402
 from newsflow.config import Settings, load_settings, settings_env  # noqa: E402
 from newsflow.publish import publish  # noqa: E402
@@ -90,38 +91,6 @@ def end_offsets(settings: Settings, kinds: list[str]) -> dict[str, int]:
         return totals
     finally:
         consumer.close()
-
-
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM: the most resident memory the process ever had."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (utime and stime in /proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def service_pids() -> dict[str, int]:
-    """The stack's long-running services on this machine, found by their command lines."""
-    marks = {"elasticsearch": "org.elasticsearch.bootstrap", "kafka": "kafka.Kafka",
-             "prefect": "prefect server start"}
-    found: dict[str, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        for name, mark in marks.items():
-            if mark in cmdline and name not in found:
-                found[name] = int(entry.name)
-    return found
 
 
 @dataclass

@@ -35,7 +35,6 @@ from workers.topology import DLQ, REPLAYED, STAGES
 log = logging.getLogger(__name__)
 
 
-
 def read_all(settings: Settings, topic: str) -> list[ConsumerRecord]:
     """Every record of ``topic`` from the beginning to its end now, by (partition, offset).
 

@@ -92,6 +92,9 @@ def _stale_docs(es: Elasticsearch, settings: Settings, query: dict[str, Any]
 def reenrich(es: Elasticsearch, settings: Settings, query: dict[str, Any], *,
              dry_run: bool = False, progress: Callable[[int], None] | None = None
              ) -> ReenrichReport:
+    # Select from every write acknowledged so far, not from the last periodic refresh (1 s):
+    # otherwise a run right after another one re-sends documents it has just redone.
+    es.indices.refresh(index=settings.es_alias, ignore_unavailable=True)
     current = current_versions()
     report = ReenrichReport()
     batches: dict[str, list[tuple[bytes, bytes]]] = {s: [] for s in STAGES}

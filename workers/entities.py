@@ -3,9 +3,13 @@
 spaCy named-entity recognition over each article's ``body`` (the title is not analysed: its
 names recur in the body, and mention offsets are offsets into ``body``, ``body[start:end]``).
 
-0. Casing: ALL-CAPS lines (wire headlines) and an ALL-CAPS dateline opening a line ("LONDON
-   (Reuters) -") are re-cased before the model sees them ("London"), character for character,
-   so offsets are unchanged; known acronyms ("NATO", "UN") keep their capitals.
+0. Layout and casing, character for character, so offsets are unchanged: hard-wrapped lines
+   (long, not ending a sentence, followed by more text) are joined with a space, so a name
+   across a line break ("Morgan\nStanley") is one name to the model. ALL-CAPS lines (wire
+   headlines) and an ALL-CAPS dateline opening a line ("LONDON (Reuters) -") are re-cased
+   before the model sees them: a word as the article writes it inside its sentences ("unit",
+   "Hughes"), else a common word in lower case and any other word capitalised ("London");
+   known acronyms ("NATO", "UN") keep their capitals.
 1. The model's labels: PERSON -> person; ORG -> organization; GPE, LOC, FAC -> location; NORP,
    EVENT, LAW, PRODUCT, WORK_OF_ART -> misc. Numbers, dates, times, money, languages are
    dropped. An EntityRuler after the model adds what it missed (never overriding its spans):
@@ -83,7 +87,7 @@ from schemas.articles import DedupedArticle, EnrichedArticle, Entity, Mention
 from workers.stage import Emit, Outcome, StageContext
 
 NAME = "entities"
-VERSION = "2.2.0"
+VERSION = "2.3.0"
 
 DATA = Path(__file__).parent / "data"
 ALIASES_FILE = DATA / "entity_aliases.json"
@@ -305,6 +309,15 @@ def _common_words(model_path: Path | None) -> frozenset[str]:
     return frozenset(words)
 
 
+_SENTENCE_OPENERS = frozenset('.!?:;"\'(\u201c\u2018-\u2013\u2014')
+
+
+def _is_shouting(line: str) -> bool:
+    """An ALL-CAPS line: a wire headline (four letters or more, nine in ten capitals)."""
+    letters = [c for c in line if c.isalpha()]
+    return len(letters) >= 4 and sum(c.isupper() for c in letters) >= 0.9 * len(letters)
+
+
 @dataclass(frozen=True)
 class Recaser:
     """Re-case ALL-CAPS headlines and datelines for a case-sensitive model, keeping offsets."""
@@ -324,37 +337,77 @@ class Recaser:
         names |= {w for n in list(names) for w in n.split() if w not in STOP_WORDS}
         return cls(frozenset(names), frozenset(acronyms), _common_words(model_path))
 
-    def word(self, w: str) -> str:
+    def word(self, w: str, casings: dict[str, str] | None = None) -> str:
         if w in self.acronyms:
             return w
-        key = w.casefold()
-        stem = key.rstrip(".")
-        if stem not in self.names and any(
-            stem.removesuffix(s) in self.common for s in ("", "s", "es", "ed", "d", "ing")
+        stem = w.rstrip(".")
+        key = stem.casefold()
+        # As the article writes the word in its sentences, if it does.
+        if casings and (written := casings.get(key)) and len(written) == len(stem):
+            return written + w[len(stem) :]
+        if key not in self.names and any(
+            key.removesuffix(s) in self.common for s in ("", "s", "es", "ed", "d", "ing")
         ):
             new = w.lower()
         else:  # a name, or a word we cannot tell from one: capitalised, "AL-AIN" -> "Al-Ain"
             new = re.sub(r"[^\W\d_]+", lambda m: m[0][0].upper() + m[0][1:].lower(), w)
         return new if len(new) == len(w) else w  # a few letters change length when re-cased
 
-    def span(self, text: str) -> str:
-        return _WORD.sub(lambda m: self.word(m[0]), text)
+    def span(self, text: str, casings: dict[str, str] | None = None) -> str:
+        return _WORD.sub(lambda m: self.word(m[0], casings), text)
+
+    @staticmethod
+    def casings(lines: Iterable[str]) -> dict[str, str]:
+        """How the article itself writes each word inside its sentences ("unit", "Hughes",
+        "Orange-Co"): the best guide to its headline's casing. A sentence's first word is
+        capitalised whatever it is, so it does not count."""
+        seen: dict[str, Counter[str]] = {}
+        for line in lines:
+            for m in _WORD.finditer(line):
+                before = line[: m.start()].rstrip()
+                if before and before[-1] not in _SENTENCE_OPENERS:
+                    stem = m[0].rstrip(".")
+                    seen.setdefault(stem.casefold(), Counter())[stem] += 1
+        return {key: forms.most_common(1)[0][0] for key, forms in seen.items()}
 
     def __call__(self, text: str) -> str:
         lines = text.split("\n")
+        shouting = [_is_shouting(line) for line in lines]
+        casings: dict[str, str] | None = None
         for i, line in enumerate(lines):
-            letters = [c for c in line if c.isalpha()]
-            upper = sum(c.isupper() for c in letters)
-            if len(letters) >= 4 and upper >= 0.9 * len(letters):
-                lines[i] = self.span(line)
+            if not shouting[i] and not _DATELINE.match(line):
+                continue
+            if casings is None:  # only for articles that need it
+                casings = self.casings(x for x, caps in zip(lines, shouting, strict=True)
+                                       if not caps)
+            if shouting[i]:
+                lines[i] = self.span(line, casings)
             elif m := _DATELINE.match(line):
-                line = line[: m.start(1)] + self.span(m[1]) + line[m.end(1) :]
+                line = line[: m.start(1)] + self.span(m[1], casings) + line[m.end(1) :]
                 # The dash after the dateline becomes a full stop, or the model reads
                 # "Phoenix - Taiwan Semiconductor" as one name.
                 if dash := _DATELINE_DASH.search(line, m.end(1), m.end(1) + 40):
                     line = line[: dash.start() + 1] + "." + line[dash.end() - 1 :]
                 lines[i] = line
         return "\n".join(lines)
+
+
+# A hard-wrapped line (wire copy of the 1980s, e-mail, plain-text feeds): long, with lower-case
+# letters (not a headline), not ending a sentence, and followed by a line that goes on.
+_WRAPPED_LINE = re.compile(r"^(?=[^\n]*[a-z])[^\n]{40,}[^\n.!?:]\n(?=[ \t]*[^\W_])", re.M)
+
+
+def unwrap(text: str) -> str:
+    """Join hard-wrapped lines with a space, keeping offsets: "Morgan\nStanley and Co" is one
+    name to the model, and a line break is otherwise where a span is cut."""
+    def join(m: re.Match[str]) -> str:
+        line = m[0][:-1]
+        # The line under it must not be a headline either ("...\nROTTERDAM (Reuters)").
+        end = text.find("\n", m.end())
+        rest = text[m.end() : end if end >= 0 else None]
+        return line + " " if any(c.islower() for c in rest) else m[0]
+
+    return _WRAPPED_LINE.sub(join, text)
 
 
 @dataclass(frozen=True)
@@ -502,7 +555,7 @@ class EntitiesStage:
             lang = self._model_language(article)
             if key not in todo.get(lang, {}):
                 body = article.body[:MAX_NER_CHARS]
-                todo.setdefault(lang, {})[key] = self.recase(body) if lang == "en" else body
+                todo.setdefault(lang, {})[key] = self.recase(unwrap(body)) if lang == "en" else body
             else:
                 self.cache_hits += 1
         for lang, texts in todo.items():

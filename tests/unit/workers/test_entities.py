@@ -593,3 +593,44 @@ def test_unlabelled_repeats_are_added() -> None:
     assert found["Maersk"] == ["Maersk", "Maersk"]
     assert found["Paris"] == []  # "Paris Saint-Germain" is another name
     assert [e.count for e in out] == [2, 2, 1]
+
+
+# Hard-wrapped wire copy, as in the archives of the 1980s: names run across line breaks.
+WRAPPED = (
+    "FENWICK HOLDINGS UNIT SELLS PLANT\n"
+    "HARTFORD, Conn., May 4 - A unit of Fenwick Holdings Inc said it\n"
+    "agreed to sell its plant in Ohio to Alder Brothers, advised by Morgan\n"
+    "Stanley and Co Inc, for 40 mln dlrs.\n"
+    "    The sale was approved by the Federal Trade\n"
+    "Commission, the unit said.\n"
+    "Leeds 2 Chelsea 1\n"
+)
+
+
+def test_unwrap_joins_only_hard_wrapped_lines_and_keeps_offsets() -> None:
+    joined = entities_module.unwrap(WRAPPED)
+    assert len(joined) == len(WRAPPED)
+    assert joined.split("\n") == [
+        "FENWICK HOLDINGS UNIT SELLS PLANT",  # a headline is its own line
+        "HARTFORD, Conn., May 4 - A unit of Fenwick Holdings Inc said it agreed to sell its "
+        "plant in Ohio to Alder Brothers, advised by Morgan Stanley and Co Inc, for 40 mln dlrs.",
+        # A line that ends a sentence ends its paragraph; a short line is not a wrap.
+        "    The sale was approved by the Federal Trade Commission, the unit said.",
+        "Leeds 2 Chelsea 1",
+        "",
+    ]
+
+
+def test_a_name_across_a_hard_line_break_is_one_mention(stage: EntitiesStage) -> None:
+    article = enriched(stage.process([deduped(WRAPPED, text_hash="wrapped")])[0])
+    assert surfaces(article, "Federal Trade Commission") == ["Federal Trade\nCommission"]
+    assert surfaces(article, "Morgan Stanley") == ["Morgan\nStanley"]
+    assert "Stanley" not in article.persons
+
+
+def test_a_headline_is_cased_as_the_article_writes_its_words(stage: EntitiesStage) -> None:
+    # "UNIT" and "PLANT" are written in lower case in the body, "Holdings" capitalised; the
+    # sentence-opening "The" says nothing about "the".
+    assert stage.recase(WRAPPED).split("\n")[0] == "Fenwick Holdings unit sells plant"
+    article = enriched(stage.process([deduped(WRAPPED, text_hash="wrapped")])[0])
+    assert surfaces(article, "Fenwick Holdings") == ["FENWICK HOLDINGS", "Fenwick Holdings Inc"]

@@ -32,12 +32,21 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
    the small model often mislabels lone place names; a nationality ("Ukrainian") is misc.
    Result lines of sports round-ups ("Leeds 2 Chelsea 1", "Feyenoord 2-0 NAC Breda") are read
    by rule instead of by the model (which reads the scores into the names): their two names
-   are teams, organisations, except a country's team, which is its country.
+   are teams, organisations, except a country's team, which is its country. So is a wire
+   dateline near the top ("ROSEMONT, Ill., June 2 -", "LONDON 1996-08-30"): its place and its
+   state or country are locations.
+   A name's last word can tell its type (``data/name_heads.json``): "Kenya Railways" is an
+   organisation, "Rhone Glacier" a place, unless the alias file or the gazetteer says
+   otherwise. A firm's forms after it belong to its mention ("Merrill Lynch and Co Inc"), as
+   does a capitalised organisation word ("Kelley" + "Oil"); a lone form ("Inc") or a span of
+   fewer than two letters ("M-3") is dropped.
 4. Mentions of one entity are merged: same canonical name (case-insensitive; the type is the
    most frequent label), then a partial name ("Assad", "Al-Araji") onto the one full person
    name of the article that contains it ("Bashar Assad", "Qasim al-Araji"). A known place is
    never merged onto a person ("Washington", "George Washington"), but a lone surname the model
-   called a place is ("Carney"); a partial matching two full names stays on its own. Repeats of a
+   called a place is ("Carney"); a partial matching two full names stays on its own. A firm's
+   short name ("Brinkmann" of "Brinkmann Instruments"), whatever its label, merges onto the one
+   organisation it begins, unless it is a place or part of a person's name. Repeats of a
    name (or of a person's surname) that the model left unlabelled are added as mentions.
 5. Facets: ``persons``/``organizations``/``locations`` list canonical names, most mentioned
    first; ``countries`` the ISO 3166-1 alpha-2 codes of the countries mentioned: a location
@@ -93,6 +102,7 @@ DATA = Path(__file__).parent / "data"
 ALIASES_FILE = DATA / "entity_aliases.json"
 TITLES_FILE = DATA / "titles.json"
 DEMONYMS_FILE = DATA / "demonyms.json"
+HEADS_FILE = DATA / "name_heads.json"
 # Text past this point is not analysed (offsets stay valid: it is a prefix of the body); news
 # articles are far shorter, and spaCy refuses texts over 1M characters.
 MAX_NER_CHARS = 200_000
@@ -151,10 +161,17 @@ _DATELINE = re.compile(r"^[ \t]*([A-Z][A-Z.'\- ]*[A-Z.])(?=\s*[(,]|\s+[-\u2013\u
 
 # Legal forms left out of organisations' canonical names, so "American Express Co" and
 # "American Express" are one entity and one facet value (the mention keeps them).
-_LEGAL_FORM = re.compile(
-    r",?\s+(?:Co|Cos|Corp|Corporation|Inc|Incorporated|Ltd|Limited|plc|PLC|LLC|L\.L\.C|AG|SA"
-    r"|S\.A|NV|N\.V|GmbH|SpA|S\.p\.A)\.?$"
+_FORM = (
+    r",?\s+(?:Co|Cos|Corp|Corporation|Inc|Incorporated|Ltd|Limited|plc|PLC|Plc|LLC|L\.L\.C|AG"
+    r"|SA|S\.A|NV|N\.V|GmbH|SpA|S\.p\.A)\.?"
 )
+_LEGAL_FORM = re.compile(rf"(?:,?\s+(?:and|&)\s+Co\.?(?:{_FORM})*|(?:{_FORM})+)$")
+# Company forms that, after an organisation (or a firm's name the model took for a person),
+# belong to it: "Merrill Lynch" + " and Co", "Bear Stearns and Co" + " Inc".
+_FIRM_FORMS = r"Co|Cos|Corp|Inc|Ltd|Plc|PLC|plc|LLC|AG|SA|NV|GmbH|SpA"
+_FIRM_TAIL = re.compile(rf"(?:,?\s+(?:and|&)\s+Co\b\.?)?(?:,?\s+(?:{_FIRM_FORMS})\b\.?)*")
+_LONE_FIRM_FORM = re.compile(r"(?:(?:Co|Cos|Corp|Inc|Ltd|Plc|PLC|LLC)\.?\s*)+")
+_SENTENCE_END = re.compile(r"\s*(?:$|\n|\s[A-Z\"'\u201c])")
 _DATELINE_DASH = re.compile(r"\s[-\u2013\u2014]\s")
 _DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # an abbreviation short of its last dot: "U.N"
 # A person span that runs on into where they are from: "Aryna Sabalenka of Belarus".
@@ -166,6 +183,19 @@ _SCORE_LINE = re.compile(
     rf"[ \t]*(?P<a>{_TEAM})\s+\d{{1,3}}\s+(?P<b>{_TEAM})\s+\d{{1,3}}[ \t]*"
     rf"|[ \t]*(?P<c>{_TEAM})\s+\d{{1,3}}\s*[-\u2013:]\s*\d{{1,3}}\s+(?P<d>{_TEAM})[ \t]*"
 )
+
+# A wire dateline's place, and its state or country: "MOUNTAIN VIEW, Calif., March 18 -",
+# "ABUJA, Nigeria, April 3 -", "WASHINGTON (Reuters) -", "LONDON 1996-08-30". Matched after
+# re-casing; the date or agency after it is what makes it a dateline.
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
+_PLACE_WORDS = r"[A-Z][\w'.\-]*(?: [A-Z][\w'.\-]*){0,3}"
+_DATELINE_PLACE = re.compile(
+    rf"^[ \t]*(?P<place>{_PLACE_WORDS})(?:, (?P<region>{_PLACE_WORDS}))?"
+    rf"(?=,? {_MONTH} \d{{1,2}}\b|,? \((?:Reuters?|AP|AFP|UPI|dpa|Xinhua)\)"
+    rf"|,? \d{{4}}-\d\d-\d\d\b)",
+    re.M,
+)
+DATELINE_WITHIN = 400  # characters from the top: a dateline opens the story
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +243,12 @@ def _titles_pattern(titles: Iterable[str]) -> re.Pattern[str]:
 _TITLE_DATA = _load_json(TITLES_FILE)
 _TITLES = _titles_pattern(_TITLE_DATA["titles"])
 _TITLE_SUFFIX = re.compile(rf"\s+(?:{'|'.join(_TITLE_DATA['suffixes'])})\b")
+_HEADS = _load_json(HEADS_FILE)
+HEAD_TYPES: dict[str, EntityType] = {
+    word: type_ for type_ in ("organization", "location") for word in _HEADS[type_]
+}
+# Capitalised organisation words right after a mention: "Kelley" + " Oil".
+_ORG_HEAD_TAIL = re.compile(rf"(?:[ \t]+(?:{'|'.join(_HEADS['organization'])})\b)+")
 
 
 @functools.cache
@@ -501,6 +537,25 @@ def score_lines(text: str) -> dict[tuple[int, int], list[tuple[int, int]]]:
     return {span: teams for span in lines if (teams := _teams(text, *span))}
 
 
+def dateline_places(text: str) -> list[tuple[int, int]]:
+    """The place of a dateline near the top of ``text`` and its state or country, if any."""
+    m = _DATELINE_PLACE.search(text, 0, DATELINE_WITHIN + 100)
+    if not m or m.start() > DATELINE_WITHIN:
+        return []
+    return [m.span(g) for g in ("place", "region") if m[g] is not None]
+
+
+def _outside(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``[start, end)`` outside the (sorted, disjoint) ``holes``."""
+    parts = []
+    for s, e in holes:
+        if s < end and start < e:
+            if start < s:
+                parts.append((start, s))
+            start = max(start, e)
+    return [*parts, (start, end)] if start < end else parts
+
+
 def is_team_in_score_line(text: str, start: int, end: int) -> bool:
     """``text[start:end]`` is one of the two teams of a result line."""
     line_end = text.find("\n", end)
@@ -605,11 +660,15 @@ class EntitiesStage:
         # names there ("Barcelona 3 Real Madrid 1" as one organisation).
         results = score_lines(text)
         spans = [(s, e, "ORG") for teams in results.values() for s, e in teams]
-        spans += [
-            (ent.start_char, ent.end_char, ent.label_)
-            for ent in doc.ents
-            if not any(s < ent.end_char and ent.start_char < e for s, e in results)
-        ]
+        # A dateline's place is a place, however the model reads it ("Rosemont" as a company);
+        # a model span across it keeps its parts outside ("Rotterdam\n" of a headline).
+        places = dateline_places(text)
+        spans += [(s, e, "GPE") for s, e in places]
+        for ent in doc.ents:
+            if not any(s < ent.end_char and ent.start_char < e for s, e in results):
+                parts = _outside(ent.start_char, ent.end_char, places)
+                spans += [(s, e, ent.label_) for s, e in parts]
+        pieces = []
         for ent_start, ent_end, label in self.split_person_of_place(text, spans):
             # A span across a line break or a spaced dash is cut there: a headline and the
             # dateline under it ("...ROTTERDAM\nROTTERDAM (Reuters)"), or a dateline and the
@@ -617,12 +676,19 @@ class EntitiesStage:
             start = ent_start
             for cut in [*_SPAN_BREAK.finditer(text, ent_start, ent_end), None]:
                 end = cut.start() if cut else ent_end
-                mention = self.mention(text, start, end, label)
-                if mention:
-                    groups.setdefault(mention.name.casefold(), []).append(mention)
+                pieces.append((start, end, label))
                 start = cut.end() if cut else end
+        # A mention may grow ("Merrill Lynch" + " and Co"); a later span loses what it took
+        # ("Co. Kestrel", across a full stop, keeps "Kestrel").
+        taken = 0
+        for start, end, label in sorted(pieces):
+            mention = self.mention(text, max(start, taken), end, label) if end > taken else None
+            if mention:
+                groups.setdefault(mention.name.casefold(), []).append(mention)
+                taken = mention.end
         entities = [self.entity(mentions) for mentions in groups.values()]
         entities = self.merge_partial_names(entities, self.gazetteer.is_place)
+        entities = self.merge_short_firm_names(entities, self.gazetteer.is_place)
         entities = self.add_unlabelled_repeats(text, entities)
         return sorted(entities, key=lambda e: (-e.count, e.mentions[0].start))
 
@@ -686,12 +752,17 @@ class EntitiesStage:
             return None
         if not any(c.isupper() for c in text[start:end]):
             return None  # no capital, no proper name: "trillions of naira", "the euro"
+        if sum(c.isalpha() for c in text[start:end]) < 2 or _LONE_FIRM_FORM.fullmatch(
+                text, start, end):
+            return None  # "M-3", a money supply; "Inc" cut off its company
         if type_ != "person" and _TITLE_SUFFIX.match(text, end):
             return None  # "National Security" of "National Security Adviser"
+        end, type_ = self.firm_extent(text, start, end, type_)
         surface = " ".join(text[start:end].split())
         if type_ == "organization" and surface.casefold() not in self.aliases.names:
             surface = _LEGAL_FORM.sub("", surface) if " " in surface else surface
         name = self.aliases.names.get(surface.casefold(), surface)
+        head = HEAD_TYPES.get(name.split()[-1]) if " " in name else None
         if name in self.aliases.types:
             type_ = self.aliases.types[name]
         elif is_team_in_score_line(text, start, end):
@@ -704,7 +775,29 @@ class EntitiesStage:
             type_ = "misc"
         elif type_ != "location" and self.gazetteer.is_place(name):
             type_ = "location"
+        elif head and not self.gazetteer.is_place(name):
+            # "Kenya Railways", "Murdoch Publishing", "Rhone Glacier": the last word tells.
+            type_ = head
         return _Mention(start, end, name, type_)
+
+    def firm_extent(
+        self, text: str, start: int, end: int, type_: EntityType
+    ) -> tuple[int, EntityType]:
+        """A company's whole name and type: the model stops short of "and Co Inc" and of a
+        capitalised organisation word ("Kelley" of "Kelley Oil"), and calls some firms
+        people. A known place is left alone ("Iran" before "Oil" in a headline)."""
+        if type_ not in ("person", "organization") or self.gazetteer.is_place(text[start:end]):
+            return end, type_
+        grown = end
+        if m := _ORG_HEAD_TAIL.match(text, grown):
+            grown = m.end()
+        if m := _FIRM_TAIL.match(text, grown):
+            grown = m.end()
+        if grown == end and not _LEGAL_FORM.search(text, start, end):
+            return end, type_
+        if text[grown - 1] == "." and _SENTENCE_END.match(text, grown):
+            grown -= 1  # "... Orange-Co Inc." ending its sentence: the full stop is not the name's
+        return grown, "organization"
 
     @staticmethod
     def entity(mentions: list[_Mention]) -> Entity:
@@ -742,6 +835,32 @@ class EntitiesStage:
             if len(into) == 1 and not (entity.type == "location" and is_place(entity.name)):
                 into[0].mentions = sorted(into[0].mentions + entity.mentions, key=lambda m: m.start)
                 into[0].count = len(into[0].mentions)
+            else:
+                kept.append(entity)
+        return kept
+
+    @staticmethod
+    def merge_short_firm_names(
+        entities: list[Entity], is_place: Callable[[str], bool]
+    ) -> list[Entity]:
+        """Merge "Brinkmann" into "Brinkmann Instruments", whatever the model called it, when
+        exactly one organisation of the article starts with it, no person's name holds it
+        ("Ford" beside "Henry Ford" stays) and it is not a known place ("Japan")."""
+        firms = [e for e in entities if e.type == "organization" and " " in e.name]
+        persons = [e.name for e in entities if e.type == "person" and " " in e.name]
+        kept: list[Entity] = []
+        for entity in entities:
+            words = entity.name.casefold().split()
+            into = [
+                f for f in firms
+                if f is not entity and len(f.name.split()) > len(words)
+                and f.name.casefold().split()[: len(words)] == words
+            ]
+            if (len(into) == 1 and entity.type != "misc" and not is_place(entity.name)
+                    and not any(_is_part(entity.name, p) for p in persons)):
+                firm = into[0]
+                firm.mentions = sorted(firm.mentions + entity.mentions, key=lambda m: m.start)
+                firm.count = len(firm.mentions)
             else:
                 kept.append(entity)
         return kept

@@ -624,7 +624,8 @@ def test_unwrap_joins_only_hard_wrapped_lines_and_keeps_offsets() -> None:
 def test_a_name_across_a_hard_line_break_is_one_mention(stage: EntitiesStage) -> None:
     article = enriched(stage.process([deduped(WRAPPED, text_hash="wrapped")])[0])
     assert surfaces(article, "Federal Trade Commission") == ["Federal Trade\nCommission"]
-    assert surfaces(article, "Morgan Stanley") == ["Morgan\nStanley"]
+    # The firm's form belongs to its mention; its canonical name goes without it.
+    assert surfaces(article, "Morgan Stanley") == ["Morgan\nStanley and Co Inc"]
     assert "Stanley" not in article.persons
 
 
@@ -634,3 +635,52 @@ def test_a_headline_is_cased_as_the_article_writes_its_words(stage: EntitiesStag
     assert stage.recase(WRAPPED).split("\n")[0] == "Fenwick Holdings unit sells plant"
     article = enriched(stage.process([deduped(WRAPPED, text_hash="wrapped")])[0])
     assert surfaces(article, "Fenwick Holdings") == ["FENWICK HOLDINGS", "Fenwick Holdings Inc"]
+
+
+FIRM_NEWS = (
+    "KESTREL OIL PLANS SHARE OFFER\n"
+    "ROSEMONT, Ill., June 2 - Kestrel Oil Corp said it would sell two mln shares through "
+    "Merrill Lynch and Co. Kestrel said the money would pay for drilling near the Rhone Glacier "
+    "and for a rail link run by Kenya Railways.\n"
+    "The M-3 money supply rose, Kestrel added.\n"
+)
+
+
+def test_a_firm_keeps_its_short_name_and_its_forms(stage: EntitiesStage) -> None:
+    article = enriched(stage.process([deduped(FIRM_NEWS, text_hash="firm")])[0])
+    # "Kestrel" alone is the firm of the article, not a person; the model's "Co. Kestrel",
+    # across a full stop, loses the "Co" that "Merrill Lynch and Co" took.
+    assert surfaces(article, "Kestrel Oil") == [
+        "KESTREL OIL", "Kestrel Oil Corp", "Kestrel", "Kestrel"]
+    assert surfaces(article, "Merrill Lynch") == ["Merrill Lynch and Co"]  # not its full stop
+    assert article.persons == []
+    assert "M-3" not in {e.name for e in article.entities}  # a money supply, not a name
+
+
+def test_a_names_last_word_tells_its_type(stage: EntitiesStage) -> None:
+    article = enriched(stage.process([deduped(FIRM_NEWS, text_hash="firm")])[0])
+    types = {e.name: e.type for e in article.entities}
+    assert types["Kenya Railways"] == "organization"  # the model says person
+    assert types["Rhone Glacier"] == "location"
+
+
+@pytest.mark.parametrize(
+    ("dateline", "places"),
+    [
+        ("ROSEMONT, Ill., June 2 - The", ["ROSEMONT", "Ill."]),
+        ("MOUNTAIN VIEW, Calif., March 18 - The", ["MOUNTAIN VIEW", "Calif."]),
+        ("ABUJA, Nigeria, Oct 3 - The", ["ABUJA", "Nigeria"]),
+        ("WASHINGTON (Reuters) - The", ["WASHINGTON"]),
+        ("LONDON 1996-08-30", ["LONDON"]),
+    ],
+)
+def test_a_datelines_places_are_locations(
+    stage: EntitiesStage, dateline: str, places: list[str]
+) -> None:
+    body = f"EQUATORIAL SETS PACT\n{dateline}\nEquatorial Communications Co said it agreed terms."
+    article = enriched(stage.process([deduped(body, text_hash=dateline)])[0])
+    found = [
+        body[m.start : m.end] for e in article.entities if e.type == "location"
+        for m in e.mentions
+    ]
+    assert found == places

@@ -18,8 +18,11 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
 2. Each mention is tidied, and its offsets with it: a leading "the", a person's titles
    (``data/titles.json``: "President", "Dr."), a trailing possessive ("'s"); unless the alias
    file knows the whole surface ("The Hague"). A span across a line break or a spaced dash is
-   cut there ("ABUJA - Nigeria's President"), and a full name followed by "of" and a known
-   place ("Aryna Sabalenka of Belarus") is a person and a place; an abbreviation keeps its
+   cut there ("ABUJA - Nigeria's President"), as at an opening bracket ("... and Industry
+   (JCCI)"); a full name followed by "of" and a known place ("Aryna Sabalenka of Belarus") is a
+   person and a place, as a firm is ("Fashionport Private Ltd of India"); a name followed by
+   a job in apposition ("Rimmer de Vries, senior vice president of ...") is a person's, whatever
+   the model called it (``data/titles.json``, "roles"); an abbreviation keeps its
    last dot ("U.N."); a span without a capital letter ("trillions of naira") and an
    organisation or place that is part of a job title ("National Security Adviser") are
    dropped.
@@ -38,7 +41,8 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
    A name's last word can tell its type (``data/name_heads.json``): "Kenya Railways" is an
    organisation, "Rhone Glacier" a place, unless the alias file or the gazetteer says
    otherwise. A firm's forms after it belong to its mention ("Merrill Lynch and Co Inc"), as
-   does a capitalised organisation word ("Kelley" + "Oil"); a lone form ("Inc") or a span of
+   do a capitalised organisation word ("Kelley" + "Oil") and a partner before a form ("Bolt
+   Beranek" + " and Newman Inc"); a lone form ("Inc") or a span of
    fewer than two letters ("M-3") is dropped.
 4. Mentions of one entity are merged: same canonical name (case-insensitive; the type is the
    most frequent label), then a partial name ("Assad", "Al-Araji") onto the one full person
@@ -171,7 +175,11 @@ _LEGAL_FORM = re.compile(rf"(?:,?\s+(?:and|&)\s+Co\.?(?:{_FORM})*|(?:{_FORM})+)$
 _FIRM_FORMS = r"Co|Cos|Corp|Inc|Ltd|Plc|PLC|plc|LLC|AG|SA|NV|GmbH|SpA"
 _FIRM_TAIL = re.compile(rf"(?:,?\s+(?:and|&)\s+Co\b\.?)?(?:,?\s+(?:{_FIRM_FORMS})\b\.?)*")
 _LONE_FIRM_FORM = re.compile(r"(?:(?:Co|Cos|Corp|Inc|Ltd|Plc|PLC|LLC)\.?\s*)+")
-_SENTENCE_END = re.compile(r"\s*(?:$|\n|\s[A-Z\"'\u201c])")
+_SENTENCE_END = re.compile(r"[\"'\u201d\u2019)]*\s*(?:$|\n|\s[A-Z\"'\u201c])")
+# "Bolt Beranek" + " and Newman" + " Inc": one firm, which the model reads as two.
+_AND_FIRM = re.compile(rf"\s+(?:and|&)\s+[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)?(?={_FORM}\b)")
+# A firm's name runs on into where it is from: "Fashionport Private Ltd of India".
+_FIRM_OF = re.compile(rf"(?P<person>.+?{_FORM})\s+of\s+(?P<place>[A-Z].*)", re.S)
 _DATELINE_DASH = re.compile(r"\s[-\u2013\u2014]\s")
 _DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # an abbreviation short of its last dot: "U.N"
 # A person span that runs on into where they are from: "Aryna Sabalenka of Belarus".
@@ -249,6 +257,10 @@ HEAD_TYPES: dict[str, EntityType] = {
 }
 # Capitalised organisation words right after a mention: "Kelley" + " Oil".
 _ORG_HEAD_TAIL = re.compile(rf"(?:[ \t]+(?:{'|'.join(_HEADS['organization'])})\b)+")
+# A job in apposition after a name: "Rimmer de Vries, senior vice president of ...".
+_ROLE_AFTER = re.compile(
+    rf",\s+(?:(?:a|an|the|its|their)\s+)?(?:[a-z]+\s+){{0,2}}(?:{'|'.join(_TITLE_DATA['roles'])})\b"
+)
 
 
 @functools.cache
@@ -516,9 +528,9 @@ def pycountry_code(name: str) -> str | None:
     return str(country.alpha_2) if name.casefold() in names else None
 
 
-# Where an entity span never continues: a line break, a spaced dash, or the full stop the
-# Recaser puts in place of a dateline's dash.
-_SPAN_BREAK = re.compile(r"\n| [-\u2013\u2014.] ")
+# Where an entity span never continues: a line break, a spaced dash, the full stop the
+# Recaser puts in place of a dateline's dash, or a bracket ("... and Industry (JCCI").
+_SPAN_BREAK = re.compile(r"\n| [-\u2013\u2014.] |\s\(")
 
 
 MAX_SCORE_LINE = 80  # result lines are short; longer lines are prose, not worth the regex
@@ -697,9 +709,11 @@ class EntitiesStage:
     ) -> Iterator[tuple[int, int, str]]:
         """"Aryna Sabalenka of Belarus", one PERSON span to the model, is a person and a place
         when a full name (two words or more, no title: not "Prince of Wales") comes before
-        "of" and a place the gazetteer knows after it."""
+        "of" and a place the gazetteer knows after it. So is "Fashionport Private Ltd of
+        India", an ORG span, a firm (its legal form before "of") and a place."""
         for start, end, label in spans:
-            m = _PERSON_OF.fullmatch(text, start, end) if label == "PERSON" else None
+            pattern = {"PERSON": _PERSON_OF, "ORG": _FIRM_OF}.get(label)
+            m = pattern.fullmatch(text, start, end) if pattern else None
             if (m and len(m["person"].split()) >= 2 and not _TITLES.match(m["person"])
                     and self.gazetteer.is_place(m["place"])):
                 yield m.start("person"), m.end("person"), label
@@ -765,6 +779,9 @@ class EntitiesStage:
         head = HEAD_TYPES.get(name.split()[-1]) if " " in name else None
         if name in self.aliases.types:
             type_ = self.aliases.types[name]
+        elif (type_ in ("organization", "misc") and " " in name and not head
+                and not _LEGAL_FORM.search(text, start, end) and _ROLE_AFTER.match(text, end)):
+            type_ = "person"  # "Rimmer de Vries, senior vice president of Morgan Guaranty"
         elif is_team_in_score_line(text, start, end):
             # A country's team is its country, as newsrooms (and CoNLL) file it; a club named
             # after its city is an organisation.
@@ -790,6 +807,8 @@ class EntitiesStage:
             return end, type_
         grown = end
         if m := _ORG_HEAD_TAIL.match(text, grown):
+            grown = m.end()
+        if m := _AND_FIRM.match(text, grown):
             grown = m.end()
         if m := _FIRM_TAIL.match(text, grown):
             grown = m.end()

@@ -684,3 +684,23 @@ def test_a_datelines_places_are_locations(
         for m in e.mentions
     ]
     assert found == places
+
+
+def test_firms_and_people_the_model_runs_together_or_mistypes(stage: EntitiesStage) -> None:
+    body = (
+        "Fashionport Private Ltd of India and Bolt Beranek and Newman Inc signed the deal on "
+        "Tuesday, the Japan Chamber of Commerce and Industry (JCCI) said.\n"
+        "Rimmer de Vries, senior vice president of Morgan Guaranty Trust Co., welcomed it."
+    )
+    article = enriched(stage.process([deduped(body, text_hash="firms")])[0])
+    types = {e.name: e.type for e in article.entities}
+    # A firm "of" a place is a firm and a place; "A and B Inc" is one firm, not two.
+    assert surfaces(article, "Fashionport Private") == ["Fashionport Private Ltd"]
+    assert types["India"] == "location"
+    assert surfaces(article, "Bolt Beranek and Newman") == ["Bolt Beranek and Newman Inc"]
+    # A bracket ends a name: the abbreviation in it is a name of its own.
+    assert surfaces(article, "Japan Chamber of Commerce and Industry") == [
+        "Japan Chamber of Commerce and Industry"]
+    assert types["JCCI"] == "organization"
+    # A job in apposition makes a person of what the model called an organisation.
+    assert article.persons == ["Rimmer de Vries"]

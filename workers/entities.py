@@ -4,8 +4,10 @@ spaCy named-entity recognition over each article's ``body`` (the title is not an
 names recur in the body, and mention offsets are offsets into ``body``, ``body[start:end]``).
 
 0. Layout and casing, character for character, so offsets are unchanged: hard-wrapped lines
-   (long, not ending a sentence, followed by more text) are joined with a space, so a name
-   across a line break ("Morgan\nStanley") is one name to the model. ALL-CAPS lines (wire
+   (in text with no line over 100 characters: long, not ending a sentence, the next word would
+   not have fitted, more text follows) are joined with a space, so a name across a line break
+   ("Morgan\nStanley") is one name to the model; tokenised text with a sentence a line
+   (CoNLL's layout) and tables are left alone. ALL-CAPS lines (wire
    headlines) and an ALL-CAPS dateline opening a line ("LONDON (Reuters) -") are re-cased
    before the model sees them: a word as the article writes it inside its sentences ("unit",
    "Hughes"), else a common word in lower case and any other word capitalised ("London");
@@ -159,6 +161,7 @@ _NOT_FOR_NER = [
 
 _LEADING_THE = re.compile(r"the\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"['\u2019]s?$")  # straight or curly apostrophe
+_TRAILING_NUMBERS = re.compile(r"(?:\s+\d[\d.,:/\-]*)+$")
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019.\-][^\W\d_]+)*\.?")
 # An ALL-CAPS place opening a line, before "(Reuters)", a comma or a dash: a wire dateline.
 _DATELINE = re.compile(r"^[ \t]*([A-Z][A-Z.'\- ]*[A-Z.])(?=\s*[(,]|\s+[-\u2013\u2014]\s)", re.M)
@@ -193,14 +196,15 @@ _SCORE_LINE = re.compile(
 )
 
 # A wire dateline's place, and its state or country: "MOUNTAIN VIEW, Calif., March 18 -",
-# "ABUJA, Nigeria, April 3 -", "WASHINGTON (Reuters) -", "LONDON 1996-08-30". Matched after
-# re-casing; the date or agency after it is what makes it a dateline.
+# "ABUJA, Nigeria, April 3 -", "WASHINGTON (Reuters) -", "LONDON 1996-08-30", and tokenised
+# ("AL-AIN , United Arab Emirates 1996-12-06"). Matched after re-casing; the date or agency
+# after it is what makes it a dateline.
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
 _PLACE_WORDS = r"[A-Z][\w'.\-]*(?: [A-Z][\w'.\-]*){0,3}"
 _DATELINE_PLACE = re.compile(
-    rf"^[ \t]*(?P<place>{_PLACE_WORDS})(?:, (?P<region>{_PLACE_WORDS}))?"
-    rf"(?=,? {_MONTH} \d{{1,2}}\b|,? \((?:Reuters?|AP|AFP|UPI|dpa|Xinhua)\)"
-    rf"|,? \d{{4}}-\d\d-\d\d\b)",
+    rf"^[ \t]*(?P<place>{_PLACE_WORDS})(?: ?, (?P<region>{_PLACE_WORDS}))?"
+    rf"(?= ?,? {_MONTH} \d{{1,2}}\b| ?,? \((?:Reuters?|AP|AFP|UPI|dpa|Xinhua)\)"
+    rf"| ?,? \d{{4}}-\d\d-\d\d\b)",
     re.M,
 )
 DATELINE_WITHIN = 400  # characters from the top: a dateline opens the story
@@ -259,7 +263,7 @@ HEAD_TYPES: dict[str, EntityType] = {
 _ORG_HEAD_TAIL = re.compile(rf"(?:[ \t]+(?:{'|'.join(_HEADS['organization'])})\b)+")
 # A job in apposition after a name: "Rimmer de Vries, senior vice president of ...".
 _ROLE_AFTER = re.compile(
-    rf",\s+(?:(?:a|an|the|its|their)\s+)?(?:[a-z]+\s+){{0,2}}(?:{'|'.join(_TITLE_DATA['roles'])})\b"
+    rf"\s?,\s+(?:(?:a|an|the|its|their)\s+)?(?:[a-z]+\s+){{0,2}}(?:{'|'.join(_TITLE_DATA['roles'])})\b"
 )
 
 
@@ -441,19 +445,32 @@ class Recaser:
 
 
 # A hard-wrapped line (wire copy of the 1980s, e-mail, plain-text feeds): long, with lower-case
-# letters (not a headline), not ending a sentence, and followed by a line that goes on.
-_WRAPPED_LINE = re.compile(r"^(?=[^\n]*[a-z])[^\n]{40,}[^\n.!?:]\n(?=[ \t]*[^\W_])", re.M)
+# letters (not a headline), not ending a sentence or with a date, and followed by a line that
+# goes on with a letter (not a numbered list).
+_WRAPPED_LINE = re.compile(
+    r"^(?=[^\n]*[a-z])[^\n]{40,}[^\n.!?:](?<!\d{4}-\d\d-\d\d)\n(?=[ \t]*[^\W\d_])", re.M
+)
+MAX_WRAP_WIDTH = 100  # hard-wrapped text has no longer line; one paragraph a line has
+WRAP_SLACK = 5
 
 
 def unwrap(text: str) -> str:
     """Join hard-wrapped lines with a space, keeping offsets: "Morgan\nStanley and Co" is one
-    name to the model, and a line break is otherwise where a span is cut."""
+    name to the model, and a line break is otherwise where a span is cut. Text with a line
+    longer than any wrap width (a paragraph or a sentence a line) is left as it is."""
+    width = max(len(line) for line in text.split("\n"))
+    if width > MAX_WRAP_WIDTH:
+        return text
+
     def join(m: re.Match[str]) -> str:
         line = m[0][:-1]
-        # The line under it must not be a headline either ("...\nROTTERDAM (Reuters)").
         end = text.find("\n", m.end())
         rest = text[m.end() : end if end >= 0 else None]
-        return line + " " if any(c.islower() for c in rest) else m[0]
+        # Wrapped, the next word (nearly: wrap widths vary a little) did not fit on the line,
+        # which a table's line would have taken; the line under is no headline either
+        # ("...\nROTTERDAM (Reuters)").
+        fits = len(line) + 1 + len(rest.split(maxsplit=1)[0]) <= width - WRAP_SLACK
+        return m[0] if fits or not any(c.islower() for c in rest) else line + " "
 
     return _WRAPPED_LINE.sub(join, text)
 
@@ -501,13 +518,16 @@ def add_gazetteer_ruler(nlp: Language, aliases: Aliases, gazetteer: Gazetteer) -
 
 
 def tidy_span(text: str, start: int, end: int, type_: EntityType) -> tuple[int, int]:
-    """Narrow ``text[start:end]`` to the name itself: no "the", titles or possessive."""
+    """Narrow ``text[start:end]`` to the name itself: no "the", titles or possessive, and no
+    figures after a person or place."""
     if m := _LEADING_THE.match(text, start, end):
         start = m.end()
     if type_ == "person" and (m := _TITLES.match(text, start, end)):
         start = m.end()
     if m := _POSSESSIVE.search(text, start, end):
         end = m.start()
+    if type_ in ("person", "location") and (m := _TRAILING_NUMBERS.search(text, start, end)):
+        end = m.start()  # a table's figures: "Kestrel United 3", "Ian Botham 45"
     while start < end and not text[start].isalnum():
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in "-,;:"):
@@ -529,8 +549,9 @@ def pycountry_code(name: str) -> str | None:
 
 
 # Where an entity span never continues: a line break, a spaced dash, the full stop the
-# Recaser puts in place of a dateline's dash, or a bracket ("... and Industry (JCCI").
-_SPAN_BREAK = re.compile(r"\n| [-\u2013\u2014.] |\s\(")
+# Recaser puts in place of a dateline's dash, a bracket ("... and Industry (JCCI"), or a
+# score ("Fenwick 2-1 in Al-Ain").
+_SPAN_BREAK = re.compile(r"\n| [-\u2013\u2014.] |\s\(|\s\d{1,3}[-:]\d{1,3}\b")
 
 
 MAX_SCORE_LINE = 80  # result lines are short; longer lines are prose, not worth the regex

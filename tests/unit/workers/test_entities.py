@@ -595,13 +595,14 @@ def test_unlabelled_repeats_are_added() -> None:
     assert [e.count for e in out] == [2, 2, 1]
 
 
-# Hard-wrapped wire copy, as in the archives of the 1980s: names run across line breaks.
+# Hard-wrapped wire copy, as in the archives of the 1980s (here at 69 columns, as
+# textwrap.wrap does it): names run across line breaks.
 WRAPPED = (
     "FENWICK HOLDINGS UNIT SELLS PLANT\n"
     "HARTFORD, Conn., May 4 - A unit of Fenwick Holdings Inc said it\n"
     "agreed to sell its plant in Ohio to Alder Brothers, advised by Morgan\n"
     "Stanley and Co Inc, for 40 mln dlrs.\n"
-    "    The sale was approved by the Federal Trade\n"
+    "    The sale still has to be approved by the Federal Trade\n"
     "Commission, the unit said.\n"
     "Leeds 2 Chelsea 1\n"
 )
@@ -615,7 +616,7 @@ def test_unwrap_joins_only_hard_wrapped_lines_and_keeps_offsets() -> None:
         "HARTFORD, Conn., May 4 - A unit of Fenwick Holdings Inc said it agreed to sell its "
         "plant in Ohio to Alder Brothers, advised by Morgan Stanley and Co Inc, for 40 mln dlrs.",
         # A line that ends a sentence ends its paragraph; a short line is not a wrap.
-        "    The sale was approved by the Federal Trade Commission, the unit said.",
+        "    The sale still has to be approved by the Federal Trade Commission, the unit said.",
         "Leeds 2 Chelsea 1",
         "",
     ]
@@ -704,3 +705,30 @@ def test_firms_and_people_the_model_runs_together_or_mistypes(stage: EntitiesSta
     assert types["JCCI"] == "organization"
     # A job in apposition makes a person of what the model called an organisation.
     assert article.persons == ["Rimmer de Vries"]
+
+
+# CoNLL-2003's layout, written for this test: tokens spaced, a sentence a line, a dateline
+# with an ISO date, result lines.
+TOKENISED = (
+    "SOCCER - KESTREL UNITED WIN , FENWICK IN SURPRISE DEFEAT .\n"
+    "AL-AIN , United Arab Emirates 1996-12-06\n"
+    "Kestrel United beat Fenwick 2-1 in Al-Ain on Friday , coach Harald Brinkmann said .\n"
+    "1. Kestrel United 3 points from two matches and a goal difference of 2\n"
+    "Harald Brinkmann ( Kestrel United ) and others\n"
+)
+
+
+def test_tokenised_text_is_not_unwrapped_and_its_dateline_is_read(
+    stage: EntitiesStage,
+) -> None:
+    assert entities_module.unwrap(TOKENISED) == TOKENISED
+    article = enriched(stage.process([deduped(TOKENISED, text_hash="conll")])[0])
+    places = {TOKENISED[m.start : m.end] for e in article.entities if e.type == "location"
+              for m in e.mentions}
+    assert {"AL-AIN", "United Arab Emirates"} <= places
+    # A score or a table's figure is no part of a name; "United" ends a team's.
+    names = {TOKENISED[m.start : m.end] for e in article.entities for m in e.mentions}
+    assert not names & {"Fenwick 2-1", "Kestrel United 3"}
+    assert by_name(article)["Kestrel United"].type == "organization"
+    assert "Harald Brinkmann" in article.persons
+    assert "Kestrel United" not in article.persons

@@ -2,7 +2,8 @@
 
     python benchmarks/eval_entities.py                       # the gold set (tests/data/ner-gold)
     python benchmarks/eval_entities.py --conll eng.testb     # a CoNLL-2003-style file: PER/ORG/LOC
-    python benchmarks/eval_entities.py --reuters benchmarks/data/ner-reuters-test.jsonl
+    python benchmarks/eval_entities.py --standoff benchmarks/data/ner-reuters-test.jsonl
+    python benchmarks/eval_entities.py --standoff benchmarks/data/ner-bbc-sport-test.jsonl
     python benchmarks/eval_entities.py --baseline ...        # the bare model, plain label mapping
     python benchmarks/eval_entities.py --speed ../shared/data/bbc-news/bbc-news.jsonl
 
@@ -12,12 +13,14 @@ name, type) per article, case-insensitive; gold set only: CoNLL files carry no c
 A CoNLL document's text is its tokens joined by spaces, one sentence a line; only PER, ORG and
 LOC are scored there (MISC predictions and gold are ignored), as in the usual 3-type setting.
 
-``--reuters`` scores the same way (3 types, exact spans) on Reuters-21578 articles annotated by us
-CoNLL-style, the nearest thing here to that benchmark (newswire, ALL-CAPS headlines, datelines).
-The files hold only ids and offsets; the text is read from the shared corpus at run time
-(``--shared``), as headline, newline, dateline, space, body. Ticker symbols in angle brackets and
-the closing "REUTER" are not annotated, so predictions touching them are not scored. The ``dev``
-file was used to find errors; the ``test`` file was annotated at the same time and only scored.
+``--standoff`` scores the same way (3 types, exact spans) on articles of the shared corpora
+annotated by us CoNLL-style, the nearest things here to that benchmark: Reuters-21578 (newswire,
+ALL-CAPS headlines, datelines) and the BBC corpus's sport (teams, players, national sides). The
+files hold only ids and offsets; the text is read from the shared corpus at run time
+(``--shared``): Reuters as headline, newline, dateline, space, body; BBC as title, newline, body.
+Reuters' ticker symbols in angle brackets and closing "REUTER" are not annotated, so predictions
+touching them are not scored. Each ``dev`` file was used to find errors; each ``test`` file was
+annotated at the same time and only scored.
 
 Speed: articles per CPU second (per core: the model runs on one thread) of
 ``EntitiesStage.process``, or with ``--baseline`` of the bare model's ``nlp.pipe``, over the
@@ -43,7 +46,7 @@ from workers.entities import LABEL_TYPES, EntitiesStage, build, load_ner
 from workers.stage import Emit, StageContext
 
 ROOT = Path(__file__).resolve().parents[1]
-REUTERS_TYPES = {"PER": "person", "ORG": "organization", "LOC": "location"}
+STANDOFF_TYPES = {"PER": "person", "ORG": "organization", "LOC": "location"}
 # Not annotated in the Reuters files (see above): tickers, and the closing sign-off.
 UNSCORED = re.compile(r"<[^<>\n]*>|\bREUTERS?\s*$", re.IGNORECASE)
 GOLD = ROOT / "tests" / "data" / "ner-gold" / "gold.jsonl"
@@ -114,27 +117,38 @@ def reuters_text(rec: dict) -> str:
     return f"{title}\n{dateline} {rec['body'].strip()}"
 
 
-def read_reuters(path: Path, shared: Path) -> tuple[list[Doc], list[list[tuple[int, int]]]]:
-    """Our standoff annotations over the shared Reuters corpus, and each text's unscored spans."""
-    wanted = {}
+def read_standoff(path: Path, shared: Path) -> tuple[list[Doc], list[list[tuple[int, int]]]]:
+    """Our standoff annotations over a shared corpus (Reuters lines have a ``newid``, BBC ones
+    an ``id``), and each text's unscored spans."""
+    wanted: dict[int | str, list[tuple[int, int, str, str]]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         d = json.loads(line)
-        wanted[d["newid"]] = [
-            (e["start"], e["end"], REUTERS_TYPES[e["type"]], "")
+        wanted[d.get("newid", d.get("id"))] = [
+            (e["start"], e["end"], STANDOFF_TYPES[e["type"]], "")
             for e in d["entities"]
-            if e["type"] in REUTERS_TYPES
+            if e["type"] in STANDOFF_TYPES
         ]
-    texts = {}
-    with gzip.open(shared / "data" / "reuters21578" / "reuters21578.jsonl.gz", "rt") as f:
-        for line in f:
-            rec = json.loads(line)
-            if rec["newid"] in wanted:
-                texts[rec["newid"]] = reuters_text(rec)
+    reuters = all(isinstance(k, int) for k in wanted)
+    texts: dict[int | str, str] = {}
+    if reuters:
+        with gzip.open(shared / "data" / "reuters21578" / "reuters21578.jsonl.gz", "rt") as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec["newid"] in wanted:
+                    texts[rec["newid"]] = reuters_text(rec)
+    else:
+        with (shared / "data" / "bbc-news" / "bbc-news.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec["id"] in wanted:
+                    texts[rec["id"]] = f"{rec['title'].strip()}\n{rec['body'].strip()}"
     missing = wanted.keys() - texts.keys()
     if missing:
-        raise SystemExit(f"{path}: {len(missing)} newids not in the corpus under {shared}")
-    docs = [(f"reuters-{i}", texts[i], spans) for i, spans in wanted.items()]
-    unscored = [[m.span() for m in UNSCORED.finditer(text)] for _, text, _ in docs]
+        raise SystemExit(f"{path}: {len(missing)} articles not in the corpus under {shared}")
+    docs = [(f"{'reuters-' if reuters else ''}{i}", texts[i], spans) for i, spans in wanted.items()]
+    unscored = [
+        [m.span() for m in UNSCORED.finditer(text)] if reuters else [] for _, text, _ in docs
+    ]
     return docs, unscored
 
 
@@ -256,8 +270,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gold", type=Path, default=GOLD)
     parser.add_argument("--conll", type=Path, help="score a CoNLL-2003-style file instead")
-    parser.add_argument("--reuters", type=Path,
-                        help="score our CoNLL-style annotations of Reuters-21578 instead")
+    parser.add_argument("--standoff", type=Path,
+                        help="score our CoNLL-style annotations of a shared corpus instead")
     parser.add_argument("--shared", type=Path,
                         default=Path(os.environ.get("NEWSFLOW_SHARED_DIR", ROOT.parent / "shared")),
                         help="the shared data folder (env NEWSFLOW_SHARED_DIR; default ../shared)")
@@ -273,10 +287,10 @@ def main() -> None:
         stage = build(settings, StageContext(offline=True))
         speed(stage, args.speed, args.limit, args.batch, args.baseline)
         return
-    three_types = bool(args.conll or args.reuters)
+    three_types = bool(args.conll or args.standoff)
     unscored: list[list[tuple[int, int]]] = []
-    if args.reuters:
-        docs, unscored = read_reuters(args.reuters, args.shared)
+    if args.standoff:
+        docs, unscored = read_standoff(args.standoff, args.shared)
     else:
         docs = read_conll(args.conll) if args.conll else read_gold(args.gold)
     types = ["person", "organization", "location"] + ([] if three_types else ["misc"])

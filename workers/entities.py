@@ -24,7 +24,11 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
    (JCCI)"); a full name followed by "of" and a known place ("Aryna Sabalenka of Belarus") is a
    person and a place, as a firm is ("Fashionport Private Ltd of India"); a name followed by
    a job in apposition ("Rimmer de Vries, senior vice president of ...") is a person's, whatever
-   the model called it (``data/titles.json``, "roles"); an abbreviation keeps its
+   the model called it (``data/titles.json``, "roles"), as is an ORG span of two or three
+   words that starts with a given name of the US census (the ``names`` package) and does not
+   end with one ("Taylor Dent"; "Morgan Stanley" stays a firm, as do the firms named after
+   people in the alias file); a nationality before a person's name is cut ("Frenchman Cyril
+   Saulnier"), as is a comma's list ("Arsenal, Real Madrid"); an abbreviation keeps its
    last dot ("U.N."); a span without a capital letter ("trillions of naira") and an
    organisation or place that is part of a job title ("National Security Adviser") are
    dropped.
@@ -40,12 +44,12 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
    are teams, organisations, except a country's team, which is its country. So is a wire
    dateline near the top ("ROSEMONT, Ill., June 2 -", "LONDON 1996-08-30"): its place and its
    state or country are locations.
-   A name's last word can tell its type (``data/name_heads.json``): "Kenya Railways" is an
-   organisation, "Rhone Glacier" a place, unless the alias file or the gazetteer says
-   otherwise. A firm's forms after it belong to its mention ("Merrill Lynch and Co Inc"), as
-   do a capitalised organisation word ("Kelley" + "Oil") and a partner before a form ("Bolt
-   Beranek" + " and Newman Inc"); a lone form ("Inc") or a span of
-   fewer than two letters ("M-3") is dropped.
+   A name's last word can tell its type (``data/name_heads.json``): "Kenya Railways" and
+   "Manchester City" are organisations, "Rhone Glacier" a place, "Champions League" misc,
+   unless the alias file or the gazetteer says otherwise. A firm's forms after it belong to
+   its mention ("Merrill Lynch and Co Inc"), as do a capitalised organisation word ("Kelley" +
+   "Oil") and a partner before a form ("Bolt Beranek" + " and Newman Inc"); a lone form
+   ("Inc") or a span of fewer than two letters ("M-3") is dropped.
 4. Mentions of one entity are merged: same canonical name (case-insensitive; the type is the
    most frequent label), then a partial name ("Assad", "Al-Araji") onto the one full person
    name of the article that contains it ("Bashar Assad", "Qasim al-Araji"). A known place is
@@ -80,6 +84,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.resources
 import json
 import logging
 import re
@@ -102,7 +107,7 @@ from schemas.articles import DedupedArticle, EnrichedArticle, Entity, Mention
 from workers.stage import Emit, Outcome, StageContext
 
 NAME = "entities"
-VERSION = "2.3.0"
+VERSION = "2.4.0"
 
 DATA = Path(__file__).parent / "data"
 ALIASES_FILE = DATA / "entity_aliases.json"
@@ -246,6 +251,22 @@ class Aliases:
         return out
 
 
+@functools.cache
+def first_names() -> frozenset[str]:
+    """Given names of the US census (the ``names`` package's data: 1,219 male, 4,275 female),
+    upper case: the small model files many a foreign player under organisations."""
+    package = importlib.resources.files("names")
+    return frozenset(
+        line.split()[0]
+        for file in ("dist.male.first", "dist.female.first")
+        for line in (package / file).read_text(encoding="ascii").splitlines()
+        if line.strip()
+    )
+
+
+_NAME_WORD = re.compile(r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*")
+
+
 def _titles_pattern(titles: Iterable[str]) -> re.Pattern[str]:
     # Longest first, so "Prime Minister" wins over "Minister"; spaces match any whitespace.
     alts = sorted((re.escape(t).replace(r"\ ", r"\s+") for t in titles), key=len, reverse=True)
@@ -254,11 +275,16 @@ def _titles_pattern(titles: Iterable[str]) -> re.Pattern[str]:
 
 _TITLE_DATA = _load_json(TITLES_FILE)
 _TITLES = _titles_pattern(_TITLE_DATA["titles"])
+# What may stand before a person's name in a mention: titles and nationalities ("Frenchman
+# Cyril Saulnier", "American Dent").
+_PERSON_PREFIX = _titles_pattern(
+    [*_TITLE_DATA["titles"], *(d for d in _load_json(DEMONYMS_FILE) if not d.startswith("_"))]
+)
 _TITLE_SUFFIX = re.compile(rf"\s+(?:{'|'.join(_TITLE_DATA['suffixes'])})\b")
 _HEADS = _load_json(HEADS_FILE)
 HEAD_TYPES: dict[str, EntityType] = {
-    word: type_ for type_ in ("organization", "location") for word in _HEADS[type_]
-}
+    word: type_ for type_ in ("organization", "location", "misc") for word in _HEADS[type_]
+} | {word: "organization" for word in _HEADS["team"]}
 # Capitalised organisation words right after a mention: "Kelley" + " Oil".
 _ORG_HEAD_TAIL = re.compile(rf"(?:[ \t]+(?:{'|'.join(_HEADS['organization'])})\b)+")
 # A job in apposition after a name: "Rimmer de Vries, senior vice president of ...".
@@ -522,7 +548,7 @@ def tidy_span(text: str, start: int, end: int, type_: EntityType) -> tuple[int, 
     figures after a person or place."""
     if m := _LEADING_THE.match(text, start, end):
         start = m.end()
-    if type_ == "person" and (m := _TITLES.match(text, start, end)):
+    if type_ == "person" and (m := _PERSON_PREFIX.match(text, start, end)):
         start = m.end()
     if m := _POSSESSIVE.search(text, start, end):
         end = m.start()
@@ -549,9 +575,12 @@ def pycountry_code(name: str) -> str | None:
 
 
 # Where an entity span never continues: a line break, a spaced dash, the full stop the
-# Recaser puts in place of a dateline's dash, a bracket ("... and Industry (JCCI"), or a
-# score ("Fenwick 2-1 in Al-Ain").
-_SPAN_BREAK = re.compile(r"\n| [-\u2013\u2014.] |\s\(|\s\d{1,3}[-:]\d{1,3}\b")
+# Recaser puts in place of a dateline's dash, a bracket ("... and Industry (JCCI"), a
+# score ("Fenwick 2-1 in Al-Ain"), or a comma, bar a firm's form's ("Arsenal, Real Madrid").
+_SPAN_BREAK = re.compile(
+    r"\n| [-\u2013\u2014.] |\s\(|\s\d{1,3}[-:]\d{1,3}\b"
+    r"|\s?,\s(?!(?:Inc|Ltd|Corp|Co|LLC|Plc|D\.C)\b)"
+)
 
 
 MAX_SCORE_LINE = 80  # result lines are short; longer lines are prose, not worth the regex
@@ -783,6 +812,8 @@ class EntitiesStage:
         # A surface the alias file knows is taken as it is ("The Hague" keeps its "The").
         if " ".join(text[start:end].split()).casefold() not in self.aliases.names:
             start, end = tidy_span(text, start, end, type_)
+        if type_ == "organization" and (person := self.person_in(text, start, end)):
+            start, type_ = person, "person"
         if start == end or "\n" in text[start:end]:
             return None
         if not any(c.isupper() for c in text[start:end]):
@@ -817,6 +848,24 @@ class EntitiesStage:
             # "Kenya Railways", "Murdoch Publishing", "Rhone Glacier": the last word tells.
             type_ = head
         return _Mention(start, end, name, type_)
+
+    def person_in(self, text: str, start: int, end: int) -> int | None:
+        """Where a person's name starts in an ORG span that is one ("Taylor Dent", "Frenchman
+        Cyril Saulnier"): two or three capitalised words after any title or nationality, a
+        census given name first and none last ("Morgan Stanley" stays a firm), no head word,
+        firm's form or "and", not a name the alias file or the gazetteer knows."""
+        if m := _PERSON_PREFIX.match(text, start, end):
+            start = m.end()
+        words = text[start:end].split()
+        surface = " ".join(words)
+        if not (2 <= len(words) <= 3 and all(_NAME_WORD.fullmatch(w) for w in words)):
+            return None
+        given = first_names()
+        if (words[0].upper() not in given or words[-1].upper() in given
+                or words[-1] in HEAD_TYPES or surface.casefold() in self.aliases.names
+                or surface in self.aliases.types or self.gazetteer.is_place(surface)):
+            return None
+        return start
 
     def firm_extent(
         self, text: str, start: int, end: int, type_: EntityType

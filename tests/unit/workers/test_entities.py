@@ -732,3 +732,35 @@ def test_tokenised_text_is_not_unwrapped_and_its_dateline_is_read(
     assert by_name(article)["Kestrel United"].type == "organization"
     assert "Harald Brinkmann" in article.persons
     assert "Kestrel United" not in article.persons
+
+
+SPORT = (
+    "Kestrel reach Cup final\n"
+    "Second seed Taylor Dent lost to Frenchman Cyril Saulnier in the Buenos Aires Open, while "
+    "Manchester City beat Arsenal, Real Madrid drew and Wales beat Scotland in Cardiff.\n\n"
+    "Wada and the IAAF said Xavier Malisse had tested clean before the Champions League tie."
+)
+
+
+def test_sport_players_teams_competitions_and_bodies(stage: EntitiesStage) -> None:
+    article = enriched(stage.process([deduped(SPORT, text_hash="sport")])[0])
+    types = {e.name: e.type for e in article.entities}
+    # Players the model files as organisations: a census given name first, none last; a
+    # nationality before the name is no part of it.
+    assert {"Taylor Dent", "Cyril Saulnier", "Xavier Malisse"} <= set(article.persons)
+    # A team word or a competition word at the end tells the type, whatever the model said.
+    assert types["Manchester City"] == "organization"
+    assert types["Buenos Aires Open"] == types["Champions League"] == "misc"
+    # The home nations are places (their teams too, as CoNLL files national teams), in GB.
+    assert types["Wales"] == types["Scotland"] == "location"
+    assert "GB" in article.countries
+    # Sports bodies are in the alias data.
+    assert types["World Anti-Doping Agency"] == types["IAAF"] == "organization"
+    assert surfaces(article, "World Anti-Doping Agency") == ["Wada"]
+
+
+def test_firms_named_after_people_stay_firms(stage: EntitiesStage) -> None:
+    body = "Dillon Read and Morgan Stanley led the offer, Moody's said."
+    article = enriched(stage.process([deduped(body, text_hash="eponymous")])[0])
+    assert article.persons == []
+    assert {"Dillon Read", "Morgan Stanley", "Moody's"} <= set(article.organizations)

@@ -41,7 +41,9 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
    the small model often mislabels lone place names; a nationality ("Ukrainian") is misc.
    Result lines of sports round-ups ("Leeds 2 Chelsea 1", "Feyenoord 2-0 NAC Breda") are read
    by rule instead of by the model (which reads the scores into the names): their two names
-   are teams, organisations, except a country's team, which is its country. So is a wire
+   are teams, organisations, except a country's team, which is its country. In prose, a place
+   that plays ("beat Liverpool", "Liverpool manager") is a club in all its mentions, unless it
+   is a country. So is a wire
    dateline near the top ("ROSEMONT, Ill., June 2 -", "LONDON 1996-08-30"): its place and its
    state or country are locations.
    A name's last word can tell its type (``data/name_heads.json``): "Kenya Railways" and
@@ -625,6 +627,23 @@ def is_team_in_score_line(text: str, start: int, end: int) -> bool:
     return (start, end) in _teams(text, *line)
 
 
+# Words around a place's name that make it a club's: "beat Liverpool", "Liverpool manager".
+# A country's team stays its country (as CoNLL files national teams).
+_TEAM_BEFORE = re.compile(
+    r"(?:\b(?:beat|beating|defeated|thrashed|v|vs|lost to|drew with|draw with|signed for"
+    r"|sign for)\.?\s+(?:the\s+)?)$"
+)
+_TEAM_AFTER = re.compile(
+    r"(?:['\u2019]s)?\s+(?:beat|drew|manager|boss|coach|striker|midfielder|defender|goalkeeper"
+    r"|keeper|captain|skipper|winger|forward|fans|supporters|squad|chairman|academy)\b"
+)
+
+
+def _is_team_mention(text: str, start: int, end: int) -> bool:
+    return bool(_TEAM_BEFORE.search(text, max(0, start - 20), start)
+                or _TEAM_AFTER.match(text, end))
+
+
 def _is_part(short: str, full: str) -> bool:
     """``short``'s words are a contiguous, shorter run of ``full``'s (case-insensitive)."""
     s, f = short.casefold().split(), full.casefold().split()
@@ -752,6 +771,10 @@ class EntitiesStage:
         entities = self.merge_partial_names(entities, self.gazetteer.is_place)
         entities = self.merge_short_firm_names(entities, self.gazetteer.is_place)
         entities = self.add_unlabelled_repeats(text, entities)
+        for entity in entities:
+            if (entity.type == "location" and not self.gazetteer.is_country(entity.name)
+                    and any(_is_team_mention(text, m.start, m.end) for m in entity.mentions)):
+                entity.type = "organization"  # "Liverpool beat Chelsea": the club, throughout
         return sorted(entities, key=lambda e: (-e.count, e.mentions[0].start))
 
     def split_person_of_place(

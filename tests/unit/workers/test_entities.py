@@ -764,3 +764,15 @@ def test_firms_named_after_people_stay_firms(stage: EntitiesStage) -> None:
     article = enriched(stage.process([deduped(body, text_hash="eponymous")])[0])
     assert article.persons == []
     assert {"Dillon Read", "Morgan Stanley", "Moody's"} <= set(article.organizations)
+
+
+def test_a_place_that_plays_is_a_club_throughout(stage: EntitiesStage) -> None:
+    body = (
+        "Liverpool beat Newcastle 2-0 at Anfield. Liverpool manager Rafael Benitez praised his "
+        "side, and the World Bank approved a loan to Nairobi. Spain drew with Italy."
+    )
+    article = enriched(stage.process([deduped(body, text_hash="clubs")])[0])
+    types = {e.name: e.type for e in article.entities}
+    assert types["Liverpool"] == types["Newcastle"] == "organization"
+    assert types["Nairobi"] == "location"  # a loan to a city is no transfer
+    assert types["Italy"] == "location"  # a country's team is its country

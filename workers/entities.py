@@ -835,7 +835,7 @@ class EntitiesStage:
         # A surface the alias file knows is taken as it is ("The Hague" keeps its "The").
         if " ".join(text[start:end].split()).casefold() not in self.aliases.names:
             start, end = tidy_span(text, start, end, type_)
-        if type_ == "organization" and (person := self.person_in(text, start, end)):
+        if type_ == "organization" and (person := self.person_in(text, start, end)) is not None:
             start, type_ = person, "person"
         if start == end or "\n" in text[start:end]:
             return None

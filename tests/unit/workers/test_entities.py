@@ -759,6 +759,13 @@ def test_sport_players_teams_competitions_and_bodies(stage: EntitiesStage) -> No
     assert surfaces(article, "World Anti-Doping Agency") == ["Wada"]
 
 
+def test_a_player_filed_as_a_firm_is_found_at_the_start_of_the_text(
+    stage: EntitiesStage,
+) -> None:
+    assert stage.mention("Taylor Dent won.", 0, 11, "ORG") == entities_module._Mention(
+        0, 11, "Taylor Dent", "person")
+
+
 def test_firms_named_after_people_stay_firms(stage: EntitiesStage) -> None:
     body = "Dillon Read and Morgan Stanley led the offer, Moody's said."
     article = enriched(stage.process([deduped(body, text_hash="eponymous")])[0])

@@ -229,6 +229,7 @@ class Aliases:
     names: dict[str, str]  # casefolded surface -> canonical name
     types: dict[str, EntityType]  # canonical name -> forced type
     country_codes: dict[str, str]  # canonical name -> ISO alpha-2
+    not_names: frozenset[str] = frozenset()  # casefolded words the model takes for names
 
     @classmethod
     def load(cls, path: Path = ALIASES_FILE) -> Aliases:
@@ -239,6 +240,7 @@ class Aliases:
             names={k.casefold(): v for k, v in data["names"].items()},
             types=data["types"],
             country_codes=data["country_codes"],
+            not_names=frozenset(n.casefold() for n in data.get("not_names", [])),
         )
 
     @functools.cached_property
@@ -850,6 +852,8 @@ class EntitiesStage:
         surface = " ".join(text[start:end].split())
         if type_ == "organization" and surface.casefold() not in self.aliases.names:
             surface = _LEGAL_FORM.sub("", surface) if " " in surface else surface
+        if surface.casefold() in self.aliases.not_names:
+            return None  # "GMT"
         name = self.aliases.names.get(surface.casefold(), surface)
         head = HEAD_TYPES.get(name.split()[-1]) if " " in name else None
         if name in self.aliases.types:

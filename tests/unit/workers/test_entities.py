@@ -783,3 +783,11 @@ def test_a_place_that_plays_is_a_club_throughout(stage: EntitiesStage) -> None:
     assert types["Liverpool"] == types["Newcastle"] == "organization"
     assert types["Nairobi"] == "location"  # a loan to a city is no transfer
     assert types["Italy"] == "location"  # a country's team is its country
+
+
+def test_time_zones_are_no_names(stage: EntitiesStage) -> None:
+    body = "Kick-off at Anfield is at 1945 GMT, the Premiership said, and trading ends at 1600 EST."
+    article = enriched(stage.process([deduped(body, text_hash="zones")])[0])
+    names = {e.name: e.type for e in article.entities}
+    assert not {"GMT", "EST"} & names.keys()
+    assert names.get("Premiership") in (None, "misc")

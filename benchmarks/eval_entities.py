@@ -46,7 +46,6 @@ from workers.entities import LABEL_TYPES, EntitiesStage, build, load_ner
 from workers.stage import Emit, StageContext
 
 ROOT = Path(__file__).resolve().parents[1]
-STANDOFF_TYPES = {"PER": "person", "ORG": "organization", "LOC": "location"}
 # Not annotated in the Reuters files (see above): tickers, and the closing sign-off.
 UNSCORED = re.compile(r"<[^<>\n]*>|\bREUTERS?\s*$", re.IGNORECASE)
 GOLD = ROOT / "tests" / "data" / "ner-gold" / "gold.jsonl"
@@ -124,11 +123,13 @@ def read_standoff(path: Path, shared: Path) -> tuple[list[Doc], list[list[tuple[
     for line in path.read_text(encoding="utf-8").splitlines():
         d = json.loads(line)
         wanted[d.get("newid", d.get("id"))] = [
-            (e["start"], e["end"], STANDOFF_TYPES[e["type"]], "")
+            (e["start"], e["end"], CONLL_TYPES[e["type"]], "")
             for e in d["entities"]
-            if e["type"] in STANDOFF_TYPES
+            if e["type"] in CONLL_TYPES
         ]
     reuters = all(isinstance(k, int) for k in wanted)
+    if not (shared / "data").is_dir():
+        raise SystemExit(f"no shared corpora under {shared}: pass --shared DIR")
     texts: dict[int | str, str] = {}
     if reuters:
         with gzip.open(shared / "data" / "reuters21578" / "reuters21578.jsonl.gz", "rt") as f:

@@ -446,8 +446,10 @@ class Recaser:
         seen: dict[str, Counter[str]] = {}
         for line in lines:
             for m in _WORD.finditer(line):
-                before = line[: m.start()].rstrip()
-                if before and before[-1] not in _SENTENCE_OPENERS:
+                before = m.start() - 1  # the last character before the word, spaces skipped
+                while before >= 0 and line[before].isspace():
+                    before -= 1
+                if before >= 0 and line[before] not in _SENTENCE_OPENERS:
                     stem = m[0].rstrip(".")
                     seen.setdefault(stem.casefold(), Counter())[stem] += 1
         return {key: forms.most_common(1)[0][0] for key, forms in seen.items()}

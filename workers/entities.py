@@ -177,13 +177,13 @@ _DATELINE = re.compile(r"^[ \t]*([A-Z][A-Z.'\- ]*[A-Z.])(?=\s*[(,]|\s+[-\u2013\u
 # "American Express" are one entity and one facet value (the mention keeps them).
 _FORM = (
     r",?\s+(?:Co|Cos|Corp|Corporation|Inc|Incorporated|Ltd|Limited|plc|PLC|Plc|LLC|L\.L\.C|AG"
-    r"|SA|S\.A|NV|N\.V|GmbH|SpA|S\.p\.A)\.?"
+    r"|SA|S\.A|NV|N\.V|GmbH|SpA|S\.p\.A)\b\.?"
 )
 _LEGAL_FORM = re.compile(rf"(?:,?\s+(?:and|&)\s+Co\.?(?:{_FORM})*|(?:{_FORM})+)$")
-# Company forms that, after an organisation (or a firm's name the model took for a person),
-# belong to it: "Merrill Lynch" + " and Co", "Bear Stearns and Co" + " Inc".
-_FIRM_FORMS = r"Co|Cos|Corp|Inc|Ltd|Plc|PLC|plc|LLC|AG|SA|NV|GmbH|SpA"
-_FIRM_TAIL = re.compile(rf"(?:,?\s+(?:and|&)\s+Co\b\.?)?(?:,?\s+(?:{_FIRM_FORMS})\b\.?)*")
+# The same forms after an organisation (or a firm's name the model took for a person) belong
+# to its mention: "Merrill Lynch" + " and Co", "Bear Stearns and Co" + " Inc".
+_FIRM_TAIL = re.compile(rf"(?:,?\s+(?:and|&)\s+Co\b\.?)?(?:{_FORM})*")
+# A form on its own is no name; only the English ones, as "SA" or "AG" alone may be one.
 _LONE_FIRM_FORM = re.compile(r"(?:(?:Co|Cos|Corp|Inc|Ltd|Plc|PLC|LLC)\.?\s*)+")
 _SENTENCE_END = re.compile(r"[\"'\u201d\u2019)]*\s*(?:$|\n|\s[A-Z\"'\u201c])")
 # "Bolt Beranek" + " and Newman" + " Inc": one firm, which the model reads as two.
@@ -281,9 +281,10 @@ _TITLE_DATA = _load_json(TITLES_FILE)
 _TITLES = _titles_pattern(_TITLE_DATA["titles"])
 # What may stand before a person's name in a mention: titles and nationalities ("Frenchman
 # Cyril Saulnier", "American Dent").
-_PERSON_PREFIX = _titles_pattern(
-    [*_TITLE_DATA["titles"], *(d for d in _load_json(DEMONYMS_FILE) if not d.startswith("_"))]
-)
+_DEMONYMS: dict[str, str] = {
+    k: v for k, v in _load_json(DEMONYMS_FILE).items() if not k.startswith("_")
+}
+_PERSON_PREFIX = _titles_pattern([*_TITLE_DATA["titles"], *_DEMONYMS])
 _TITLE_SUFFIX = re.compile(rf"\s+(?:{'|'.join(_TITLE_DATA['suffixes'])})\b")
 _HEADS = _load_json(HEADS_FILE)
 HEAD_TYPES: dict[str, EntityType] = {
@@ -345,7 +346,7 @@ class Gazetteer:
             rival = next((p for p, cc in found[1:] if cc != top_cc), 0)
             cities[name] = (top_cc if top_pop >= UNAMBIGUOUS_RATIO * rival else None, top_pop)
         demonyms = {
-            k.casefold(): v for k, v in _load_json(DEMONYMS_FILE).items() if not k.startswith("_")
+            k.casefold(): v for k, v in _DEMONYMS.items()
         }
         return cls(countries=countries, cities=cities, demonyms=demonyms)
 
@@ -543,7 +544,7 @@ def add_gazetteer_ruler(nlp: Language, aliases: Aliases, gazetteer: Gazetteer) -
     ]
     patterns += [{"label": "GPE", "pattern": p} for p in sorted(set(places))]
     patterns += [
-        {"label": "NORP", "pattern": d} for d in _load_json(DEMONYMS_FILE) if not d.startswith("_")
+        {"label": "NORP", "pattern": d} for d in _DEMONYMS
     ]
     ruler = nlp.add_pipe("entity_ruler", after="ner", config={"overwrite_ents": False})
     ruler.add_patterns(patterns)  # type: ignore[attr-defined]

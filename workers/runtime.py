@@ -534,6 +534,11 @@ def make_producer(settings: Settings) -> KafkaProducer:
         max_in_flight_requests_per_connection=5,
         delivery_timeout_ms=120_000,
         linger_ms=20,
+        # Per partition: kafka-python's 16 KiB default holds three or four articles, so every
+        # few sends started a batch, woke the sender thread and made a request of its own.
+        # A worker's whole output batch fits in 1 MiB per partition (benchmarks: clean CPU
+        # 0.81 -> 0.60 ms/article, end to end 432 -> 560/s with entities off).
+        batch_size=1 << 20,
         # Room for any message the broker accepts: oversized input is dead-lettered whole.
         max_request_size=BROKER_MAX_MESSAGE_BYTES,
         client_id="newsflow",

@@ -36,8 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch
-from kafka import KafkaConsumer
-from kafka.structs import TopicPartition
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -80,19 +78,6 @@ def load_articles(data: Path, run: str, limit: int | None) -> list[bytes]:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def end_offsets(settings: Settings, kinds: list[str]) -> dict[str, int]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    try:
-        totals = {}
-        for kind in kinds:
-            topic = settings.topic(kind)
-            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-            totals[kind] = sum(consumer.end_offsets(tps).values()) if tps else 0
-        return totals
-    finally:
-        consumer.close()
-
-
 @dataclass
 class Sample:
     t: float
@@ -112,6 +97,9 @@ class EndToEnd:
     stage_rates: dict[str, float]
     peak_rss_mib: dict[str, float]
     cpu_seconds: dict[str, float]  # CPU time each worker and service used during the run
+    # Elasticsearch's own accounting per index (documents, state): milliseconds spent indexing,
+    # refreshing, merging and serving gets, to see which of them its CPU went to.
+    es_millis: dict[str, dict[str, int]] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
 
 
@@ -137,16 +125,20 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
     services = service_pids()
     cpu_before = {name: cpu_seconds(pid) for name, pid in services.items()}
     cpu_before.update({name: cpu_seconds(proc.pid) for name, proc in workers})
+    cpu_before["monitor"] = cpu_seconds(os.getpid())  # this loop's own polling costs CPU too
+    offsets = kafka_admin.Offsets(settings)
     try:
         started = time.monotonic()
         publish(settings, messages)
         total = len(messages)
         while True:
             time.sleep(1.0)
-            es.indices.refresh(index=settings.es_alias)
+            # No forced refresh: the count is what a search sees, so "indexed" means
+            # searchable, on the index's own refresh interval, as for a user.
             indexed = elastic.count(es, settings)
-            side = end_offsets(settings, ["dlq", "skipped"])
-            rows = kafka_admin.lag(settings)
+            side = {kind: sum(offsets.end_offsets(settings.topic(kind)).values())
+                    for kind in ("dlq", "skipped")}
+            rows = offsets.lag()
             samples.append(Sample(time.monotonic() - started, indexed,
                                   {r.stage: r.lag for r in rows},
                                   {r.stage: r.committed for r in rows}))
@@ -162,8 +154,10 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
         seconds = samples[-1].t
         print()
         rss = {name: peak_rss_mib(proc.pid) for name, proc in workers}
-        pids = {**services, **{name: proc.pid for name, proc in workers}}
+        pids = {**services, **{name: proc.pid for name, proc in workers}, "monitor": os.getpid()}
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        es_millis = index_millis(es, {"documents": settings.es_alias,
+                                      "dedup state": settings.dedup_index})
         stage_rates = {}
         for stage in STAGES:
             done = [s for s in samples if s.committed.get(stage, 0) > 0]
@@ -171,14 +165,31 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
             finish = next((s.t for s in samples if s.committed[stage] >= last), seconds)
             stage_rates[stage] = last / finish if done and finish else 0.0
         return EndToEnd(total, seconds, total / seconds, indexed, side["dlq"], side["skipped"],
-                        stage_rates, rss, cpu, samples)
+                        stage_rates, rss, cpu, es_millis=es_millis, samples=samples)
     finally:
+        offsets.close()
         for _, proc in workers:
             proc.terminate()
         for _, proc in workers:
             proc.wait(timeout=60)
         elastic.drop_index(es, settings)
         kafka_admin.delete_topics(settings)
+
+
+def index_millis(es: Elasticsearch, indices: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Time Elasticsearch spent on each index, in ms, by kind of work (its ``_stats``)."""
+    found: dict[str, dict[str, int]] = {}
+    for label, index in indices.items():
+        total = es.indices.stats(index=index)["_all"]["primaries"]
+        found[label] = {
+            "indexing": total["indexing"]["index_time_in_millis"],
+            "refresh": total["refresh"]["total_time_in_millis"],
+            "refreshes": total["refresh"]["total"],
+            "merges": total["merges"]["total_time_in_millis"],
+            "get": total["get"]["time_in_millis"],
+            "search": total["search"]["query_time_in_millis"],
+        }
+    return found
 
 
 # --- limits --------------------------------------------------------------------------------
@@ -360,7 +371,11 @@ def main() -> None:
             f"{k} {v:.1f}" for k, v in r["stage_rates"].items()) + "; peak RSS MiB " +
             ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mib"].items()) +
             "; CPU ms per article " + ", ".join(
-                f"{k} {v * 1000 / r['articles']:.2f}" for k, v in r["cpu_seconds"].items()))
+                f"{k} {v * 1000 / r['articles']:.2f}" for k, v in r["cpu_seconds"].items()) +
+            "; Elasticsearch ms per article " + "; ".join(
+                f"{index}: " + ", ".join(f"{k} {v / r['articles']:.2f}" for k, v in t.items()
+                                         if k != "refreshes") + f" ({t['refreshes']} refreshes)"
+                for index, t in r["es_millis"].items()))
     (out / "results.md").write_text("\n".join(lines) + "\n")
     chart(out / "throughput.png", runs)
     print("\n".join(lines))

@@ -66,27 +66,29 @@ class StageLag:
     lag: int
 
 
-def end_offsets(settings: Settings, topic: str) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                             **kafka_client_options(settings))
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
+class Offsets:
+    """Reads topic ends and stage lag over one admin client and one consumer, so a loop that
+    reads them every second (a benchmark's monitor) does not connect anew each time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.admin = admin(settings)
+        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                      enable_auto_commit=False, **kafka_client_options(settings))
+
+    def end_offsets(self, topic: str) -> dict[TopicPartition, int]:
+        partitions = self.consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        return dict(consumer.end_offsets(tps)) if tps else {}
-    finally:
-        consumer.close()
+        return dict(self.consumer.end_offsets(tps)) if tps else {}
 
-
-def lag(settings: Settings) -> list[StageLag]:
-    """For each stage: how far its consumer group is behind the end of its input topic."""
-    client = admin(settings)
-    try:
+    def lag(self) -> list[StageLag]:
+        """For each stage: how far its consumer group is behind the end of its input topic."""
         rows = []
         for spec in STAGES.values():
-            topic = spec.input_topic(settings)
-            ends = end_offsets(settings, topic)
-            group = settings.group(spec.name)
-            committed = client.list_group_offsets({group: None}).get(group, {})
+            topic = spec.input_topic(self.settings)
+            ends = self.end_offsets(topic)
+            group = self.settings.group(spec.name)
+            committed = self.admin.list_group_offsets({group: None}).get(group, {})
             done = sum(
                 committed[tp].offset
                 for tp in ends
@@ -95,5 +97,24 @@ def lag(settings: Settings) -> list[StageLag]:
             total = sum(ends.values())
             rows.append(StageLag(spec.name, topic, group, total, done, total - done))
         return rows
-    finally:
-        client.close()
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.admin.close()
+
+    def __enter__(self) -> Offsets:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[TopicPartition, int]:
+    with Offsets(settings) as offsets:
+        return offsets.end_offsets(topic)
+
+
+def lag(settings: Settings) -> list[StageLag]:
+    """For each stage: how far its consumer group is behind the end of its input topic."""
+    with Offsets(settings) as offsets:
+        return offsets.lag()

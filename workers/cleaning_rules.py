@@ -28,25 +28,80 @@ RULES_FILE = Path(__file__).parent / "data" / "boilerplate.json"
 _GLUED_CREDIT = re.compile(
     r"^(?P<credit>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,6})(?=[A-Z])"
 )
-_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class LinePatterns:
+    """Patterns that must each match a whole line, matched without a scan per start.
+
+    A pattern ``.*X.*`` matches a whole line exactly when ``X`` is found somewhere in it, and
+    ``.*X`` when ``X`` is found at its end (a line has no newline for ``.`` to stop at). Tried
+    as a whole-line match, the leading ``.*`` makes the engine retry ``X`` from every position
+    of every short line: a third of the clean stage's line-rule time on wire copy.
+    """
+
+    whole: re.Pattern[str] | None  # matched against the whole line
+    inside: re.Pattern[str] | None  # the ``.*X.*`` and ``.*X`` patterns, as searches for X
+
+    @classmethod
+    def compile(cls, patterns: list[str]) -> LinePatterns:
+        whole, inside = [], []
+        for p in patterns:
+            if not p.startswith(".*") or _has_top_level_or(p):  # ".*a|b" is no ".*X"
+                whole.append(p)
+            elif p.endswith(".*") and not p.endswith("\\.*"):
+                inside.append(p[2:-2])
+            else:
+                inside.append(f"(?:{p[2:]})\\Z")
+        return cls(_union(whole) if whole else None, _union(inside) if inside else None)
+
+    def fullmatch(self, line: str) -> bool:
+        return bool(self.whole and self.whole.fullmatch(line)) or bool(
+            self.inside and self.inside.search(line))
 
 
 @dataclass(frozen=True)
 class LineRules:
     max_words: int
-    drop: dict[str, re.Pattern[str]]
-    credit: re.Pattern[str]
+    drop: dict[str, LinePatterns]
+    credit: LinePatterns
 
     def kind(self, line: str) -> str | None:
         """``credit``, a drop group's name, or None when the line is text to keep."""
-        if len(_WORD.findall(line)) > self.max_words:
+        if _more_words_than(self.max_words).match(line):
             return None
         if self.credit.fullmatch(line):
             return "credit"
-        for name, pattern in self.drop.items():
-            if pattern.fullmatch(line):
+        for name, patterns in self.drop.items():
+            if patterns.fullmatch(line):
                 return name
         return None
+
+
+def _has_top_level_or(pattern: str) -> bool:
+    depth, in_class, i = 0, False, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 1  # the escaped character is a literal
+        elif in_class:
+            in_class = c != "]"
+        elif c == "[":  # "[]..." and "[^]..." hold a literal "]"
+            in_class = True
+            i += 2 if pattern.startswith("[^]", i) else 1 if pattern.startswith("[]", i) else 0
+        elif c in "()":
+            depth += 1 if c == "(" else -1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
+@cache
+def _more_words_than(n: int) -> re.Pattern[str]:
+    # Matches a line of more than n words (``\w+`` runs) without listing them; possessive, so
+    # a shorter line fails at once instead of trying every way to split its words.
+    return re.compile(rf"(?:\W*+\w++){{{n + 1}}}")
 
 
 def _union(patterns: list[str]) -> re.Pattern[str]:
@@ -58,8 +113,8 @@ def line_rules(path: Path = RULES_FILE) -> LineRules:
     data = json.loads(path.read_text(encoding="utf-8"))
     return LineRules(
         max_words=int(data["max_words"]),
-        drop={name: _union(patterns) for name, patterns in data["drop"].items()},
-        credit=_union(data["credit"]),
+        drop={name: LinePatterns.compile(patterns) for name, patterns in data["drop"].items()},
+        credit=LinePatterns.compile(data["credit"]),
     )
 
 

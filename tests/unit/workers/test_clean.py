@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +26,12 @@ from workers.clean import (
     normalise_text,
     primary_language,
 )
-from workers.cleaning_rules import apply_line_rules, split_glued_credit
+from workers.cleaning_rules import (
+    LinePatterns,
+    apply_line_rules,
+    line_rules,
+    split_glued_credit,
+)
 from workers.runtime import BatchProcessor, Message
 from workers.stage import Emit, Fail, Outcome, Skip, StageContext
 from workers.topology import STAGES
@@ -378,6 +384,48 @@ def test_sentences_that_look_like_boilerplate_stay(sentence: str) -> None:
     cleaned = apply_line_rules(sentence)
     assert cleaned.text == sentence
     assert (cleaned.dropped, cleaned.credits) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line"),
+    [
+        (r".*\bcookies\b.*", "We use cookies here"),
+        (r".*\bcookies\b.*", "cookies"),
+        (r".*\bcookies\b.*", "Cookieshop"),
+        (r".*\bclick to tweet", "A right.Click To Tweet"),
+        (r".*\bclick to tweet", "click to tweet, then more"),
+        (r".*a|b.*", "xa"),  # top-level "|": not ".*X", matched as written
+        (r".*a|b.*", "bx"),
+        (r".*a|b.*", "xay"),
+        (r".*[|]x", "a|x"),
+        (r"read more", "Read more"),
+        (r"read more", "Read more of it"),
+    ],
+)
+def test_line_patterns_match_like_whole_line_matches(pattern: str, line: str) -> None:
+    """The ``.*X`` shortcut changes how a line is matched, never whether it is."""
+    whole = re.compile(pattern, re.IGNORECASE).fullmatch(line) is not None
+    assert LinePatterns.compile([pattern]).fullmatch(line) == whole
+
+
+def test_every_shipped_pattern_matches_like_a_whole_line_match() -> None:
+    rules = line_rules()
+    samples = [f"{a} {b}".strip() for a in ("", "Some words and", "We use") for b in (
+        "cookies", "cookie policy", "click to tweet", "Read more", "Photo: Reuters",
+        "Share this article", "Follow us on Twitter", "Advertisement", "© 2025 Example")]
+    data = json.loads((Path(__file__).parents[3] / "workers/data/boilerplate.json").read_text())
+    for name, patterns in [*data["drop"].items(), ("credit", data["credit"])]:
+        compiled = rules.credit if name == "credit" else rules.drop[name]
+        whole = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+        for line in samples:
+            assert compiled.fullmatch(line) == (whole.fullmatch(line) is not None), (name, line)
+
+
+def test_a_line_over_the_word_limit_is_never_tested() -> None:
+    limit = line_rules().max_words
+    at_limit = " ".join(["We", "use", "cookies", *["here"] * (limit - 3)])
+    assert apply_line_rules(f"{STORY}\n\n{at_limit}").dropped == 1
+    assert apply_line_rules(f"{STORY}\n\n{at_limit}, here").dropped == 0
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ Writes ``benchmarks/out/<run>/results.json``, ``results.md`` (table) and ``throu
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import json
 import multiprocessing as mp
@@ -207,6 +208,8 @@ def _init(settings_data: dict[str, Any]) -> None:
     for spec in STAGES.values():
         stage = spec.build(settings, StageContext(offline=True))
         _PROCESSORS.append(BatchProcessor(spec, stage, settings.max_message_bytes))
+    gc.collect()
+    gc.freeze()  # as the workers do once set up (workers/runtime.py make_worker)
 
 
 def _chain(lines: list[bytes]) -> list[bytes]:
@@ -313,7 +316,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N articles")
     parser.add_argument("--replicas", nargs="*", default=[], metavar="STAGE=N",
                         help="worker processes per stage (default 1 each)")
-    parser.add_argument("--naive", type=int, default=300, help="articles for the naive baseline")
+    parser.add_argument("--naive", type=int, default=1000, help="articles for the naive baseline")
     parser.add_argument("--entities", choices=["both", "on", "off"], default="both",
                         help="runs with entity extraction on, off, or both (default)")
     args = parser.parse_args()

@@ -30,6 +30,7 @@ Every input message ends as exactly one of:
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -598,6 +599,11 @@ def make_worker(spec: StageSpec, settings: Settings, *, install_signals: bool = 
     if install_signals and threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+    # What start-up built (models, gazetteers, rule tables, clients) lives as long as the
+    # worker: out of the cyclic collector's reach, it is not rescanned on every full
+    # collection. The clean stage spent an eighth of its CPU in such scans.
+    gc.collect()  # the start-up's own garbage is freed, not frozen
+    gc.freeze()
     return worker
 
 

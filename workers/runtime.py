@@ -601,7 +601,7 @@ def make_worker(spec: StageSpec, settings: Settings, *, install_signals: bool = 
             signal.signal(sig, lambda *_: stop.set())
     # What start-up built (models, gazetteers, rule tables, clients) lives as long as the
     # worker: out of the cyclic collector's reach, it is not rescanned on every full
-    # collection. The clean stage spent an eighth of its CPU in such scans.
+    # collection (benchmarks: clean 4-16% and dedup 14-20% less CPU, 747 -> 850/s end to end).
     gc.collect()  # the start-up's own garbage is freed, not frozen
     gc.freeze()
     return worker

@@ -537,8 +537,8 @@ def make_producer(settings: Settings) -> KafkaProducer:
         linger_ms=20,
         # Per partition: kafka-python's 16 KiB default holds three or four articles, so every
         # few sends started a batch, woke the sender thread and made a request of its own.
-        # A worker's whole output batch fits in 1 MiB per partition (benchmarks: clean CPU
-        # 0.81 -> 0.60 ms/article, end to end 432 -> 560/s with entities off).
+        # A worker's whole output batch fits in 1 MiB per partition (benchmarks, alternating
+        # runs with entities off: end to end 608-621 -> 811-830/s, Kafka CPU halved or more).
         batch_size=1 << 20,
         # Room for any message the broker accepts: oversized input is dead-lettered whole.
         max_request_size=BROKER_MAX_MESSAGE_BYTES,

@@ -72,9 +72,15 @@ class Offsets:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.admin = admin(settings)
         self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
                                       enable_auto_commit=False, **kafka_client_options(settings))
+        self._admin: KafkaAdminClient | None = None  # made on first use: only lag needs it
+
+    @property
+    def admin(self) -> KafkaAdminClient:
+        if self._admin is None:
+            self._admin = admin(self.settings)
+        return self._admin
 
     def end_offsets(self, topic: str) -> dict[TopicPartition, int]:
         partitions = self.consumer.partitions_for_topic(topic) or set()
@@ -100,7 +106,8 @@ class Offsets:
 
     def close(self) -> None:
         self.consumer.close()
-        self.admin.close()
+        if self._admin is not None:
+            self._admin.close()
 
     def __enter__(self) -> Offsets:
         return self

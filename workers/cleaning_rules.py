@@ -79,6 +79,8 @@ class LineRules:
 
 
 def _has_top_level_or(pattern: str) -> bool:
+    """Whether the pattern is an alternation at its top level ("a|b"), outside any group or
+    character class."""
     depth, in_class, i = 0, False, 0
     while i < len(pattern):
         c = pattern[i]

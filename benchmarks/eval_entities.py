@@ -5,6 +5,7 @@
     python benchmarks/eval_entities.py --standoff benchmarks/data/ner-reuters-test.jsonl
     python benchmarks/eval_entities.py --standoff benchmarks/data/ner-bbc-sport-test.jsonl
     python benchmarks/eval_entities.py --baseline ...        # the bare model, plain label mapping
+    NEWSFLOW_NER_BACKEND=spacy python benchmarks/eval_entities.py ...   # spaCy's model instead
     python benchmarks/eval_entities.py --speed ../shared/data/bbc-news/bbc-news.jsonl
 
 Quality: precision, recall and F1 per type, micro-averaged over all mentions, at two levels:
@@ -22,10 +23,14 @@ Reuters' ticker symbols in angle brackets and closing "REUTER" are not annotated
 touching them are not scored. Each ``dev`` file was used to find errors; each ``test`` file was
 annotated at the same time and only scored.
 
-Speed: articles per CPU second (per core: the model runs on one thread) of
-``EntitiesStage.process``, or with ``--baseline`` of the bare model's ``nlp.pipe``, over the
-bodies of a JSONL file (``body`` or ``text``), in batches like the worker's. CPU time, not wall
-time, so that other load on a shared machine disturbs the figure less.
+The model is the one the settings pick (``NEWSFLOW_NER_BACKEND``): CoreNLP's CoNLL model on the
+stack's CoreNLP server by default (start it with ``newsflow stack up``), or the spaCy model.
+
+Speed: articles per CPU second of ``EntitiesStage.process``, or with ``--baseline`` of the bare
+model (spaCy's ``nlp.pipe``, or the CoreNLP server's answers), over the bodies of a JSONL file
+(``body`` or ``text``), in batches like the worker's. CPU time, not wall time, so that other
+load on a shared machine disturbs the figure less; with CoreNLP it is this process's and the
+local server's together (the server's found by its command line).
 """
 
 from __future__ import annotations
@@ -37,11 +42,14 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+from procstat import cpu_seconds, service_pids
 
 from newsflow.config import Settings
 from schemas.articles import DedupedArticle, EnrichedArticle
+from workers.corenlp import CoreNlpClient
 from workers.entities import LABEL_TYPES, EntitiesStage, build, load_ner
 from workers.stage import Emit, StageContext
 
@@ -185,15 +193,21 @@ def predict(stage: EntitiesStage, docs: list[Doc]) -> list[list[tuple[int, int, 
     return out
 
 
-def predict_baseline(model: str, docs: list[Doc]) -> list[list[tuple[int, int, str, str]]]:
-    nlp = load_ner(model)
+def bare_model(settings: Settings) -> Callable[[list[str]], list[list[tuple[int, int, str]]]]:
+    """The English model alone: texts -> (start, end, label) per text, spaCy's labels."""
+    if settings.ner_backend == "corenlp":
+        return CoreNlpClient(settings.corenlp_url, concurrency=settings.corenlp_concurrency).spans
+    nlp = load_ner(settings.spacy_model)
+    return lambda texts: [
+        [(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)
+    ]
+
+
+def predict_baseline(settings: Settings, docs: list[Doc]) -> list[list[tuple[int, int, str, str]]]:
+    spans = bare_model(settings)([body for _, body, _ in docs])
     return [
-        [
-            (e.start_char, e.end_char, LABEL_TYPES[e.label_], e.text)
-            for e in doc.ents
-            if e.label_ in LABEL_TYPES
-        ]
-        for doc in nlp.pipe(body for _, body, _ in docs)
+        [(s, e, LABEL_TYPES[label], body[s:e]) for s, e, label in found if label in LABEL_TYPES]
+        for (_, body, _), found in zip(docs, spans, strict=True)
     ]
 
 
@@ -236,8 +250,10 @@ def evaluate(
         show("canonical-name level (per article)", scores(gold_c, pred_c, types))
 
 
-def speed(stage: EntitiesStage, path: Path, limit: int, batch: int, bare: bool) -> None:
-    """Articles/s through the stage, or (``bare``) through the model's ``nlp.pipe`` alone."""
+def speed(
+    settings: Settings, stage: EntitiesStage, path: Path, limit: int, batch: int, bare: bool
+) -> None:
+    """Articles per CPU second through the stage, or (``bare``) through the model alone."""
     bodies = []
     with path.open(encoding="utf-8") as f:
         for line in f:
@@ -249,20 +265,27 @@ def speed(stage: EntitiesStage, path: Path, limit: int, batch: int, bare: bool) 
     # Distinct ids and hashes: no article may be served from the duplicate cache.
     items = [article(f"s{i}", body) for i, body in enumerate(bodies)]
     assert stage.nlp is not None
-    model = load_ner(Settings().spacy_model) if bare else None
+    model = bare_model(settings) if bare else None
+    server = service_pids().get("corenlp") if settings.ner_backend == "corenlp" else None
+    if settings.ner_backend == "corenlp" and server is None:
+        raise SystemExit("no local CoreNLP server to time (start it: `newsflow stack up`)")
     stage.process(items[:8])  # warm up
     t0, c0 = time.perf_counter(), time.process_time()
+    s0 = cpu_seconds(server) if server else 0.0
     for chunk in batched(items, batch):
         if model is not None:
-            list(model.pipe(a.body for a in chunk))
+            model([a.body for a in chunk])
         else:
             stage.process(chunk)
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    dt, mine = time.perf_counter() - t0, time.process_time() - c0
+    theirs = cpu_seconds(server) - s0 if server else 0.0
+    cpu = mine + theirs
     chars = sum(map(len, bodies)) / len(bodies)
-    what = "bare model (nlp.pipe)" if bare else "entities stage"
+    what = f"{'bare model' if bare else 'entities stage'} ({settings.ner_backend})"
+    split = f" = {mine:.1f} s here + {theirs:.1f} s CoreNLP server" if server else ""
     print(
         f"{what}: {len(items)} articles (mean {chars:.0f} chars) in {dt:.1f} s wall, "
-        f"{cpu:.1f} s CPU: {len(items) / cpu:.1f} articles per CPU second "
+        f"{cpu:.1f} s CPU{split}: {len(items) / cpu:.1f} articles per CPU second "
         f"({len(items) / dt:.1f}/s wall; batch {batch})"
     )
 
@@ -286,7 +309,7 @@ def main() -> None:
     settings = Settings()
     if args.speed:
         stage = build(settings, StageContext(offline=True))
-        speed(stage, args.speed, args.limit, args.batch, args.baseline)
+        speed(settings, stage, args.speed, args.limit, args.batch, args.baseline)
         return
     three_types = bool(args.conll or args.standoff)
     unscored: list[list[tuple[int, int]]] = []
@@ -296,7 +319,7 @@ def main() -> None:
         docs = read_conll(args.conll) if args.conll else read_gold(args.gold)
     types = ["person", "organization", "location"] + ([] if three_types else ["misc"])
     if args.baseline:
-        preds = predict_baseline(settings.spacy_model, docs)
+        preds = predict_baseline(settings, docs)
     else:
         preds = predict(build(settings, StageContext(offline=True)), docs)
     if three_types:  # 3-type scoring: misc is neither gold nor predicted
@@ -306,7 +329,8 @@ def main() -> None:
             [s for s in p if not any(s[0] < b and a < s[1] for a, b in skip)]
             for p, skip in zip(preds, unscored, strict=True)
         ]
-    print(f"{len(docs)} documents, {'bare model' if args.baseline else 'entities stage'}")
+    what = "bare model" if args.baseline else "entities stage"
+    print(f"{len(docs)} documents, {what} ({settings.ner_backend})")
     evaluate(docs, preds, types, canon=not three_types, errors=args.errors)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 # A mark in each service's command line (the Elasticsearch launcher's has none of these).
 SERVICE_MARKS = {"elasticsearch": "org.elasticsearch.bootstrap", "kafka": "kafka.Kafka",
-                 "prefect": "prefect server start"}
+                 "prefect": "prefect server start", "corenlp": "NerServer.java"}
 
 
 def cpu_seconds(pid: int) -> float:

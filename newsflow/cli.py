@@ -29,7 +29,8 @@ from workers.topology import STAGES
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]})
-stack_app = typer.Typer(help="The local services: Kafka, Elasticsearch, Prefect, and workers.",
+stack_app = typer.Typer(help="The local services: Kafka, Elasticsearch, Prefect, CoreNLP, and "
+                        "workers.",
                         no_args_is_help=True)
 workers_app = typer.Typer(help="Stage workers as background processes.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
@@ -91,7 +92,9 @@ def stack_up(
 
     settings = _settings(ctx)
     try:
-        with console.status("starting Kafka, Elasticsearch and Prefect (first time: downloads)"):
+        with console.status(
+            "starting Kafka, Elasticsearch, Prefect and CoreNLP (first time: downloads)"
+        ):
             stack.up(settings)
         init(settings)
     except stack.StackError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,11 +69,23 @@ class Settings(BaseSettings):
         '(JSON, e.g. {"fr": "fr_core_news_sm", "de": "de_core_news_sm"})',
     )
     entities_enabled: bool = Field(True, description="entities: run the NER model at all")
+    ner_backend: Literal["corenlp", "spacy"] = Field(
+        "corenlp",
+        description="entities: English NER by the CoreNLP server (CoNLL-2003 CRF model, "
+        "corenlp_url) or by the spaCy package spacy_model alone (no server needed)",
+    )
+    corenlp_url: str = Field(
+        "http://127.0.0.1:9000", description="entities: Stanford CoreNLP server for English NER"
+    )
+    corenlp_concurrency: int = Field(
+        2, ge=1, description="entities: texts a worker sends the CoreNLP server at once"
+    )
 
     # --- local native stack ---------------------------------------------------------------
     stack_dir: Path = Field(Path(".stack"), description="downloads, data, logs, pid files")
     kafka_heap: str = Field("512m", description="local Kafka broker JVM heap")
     es_heap: str = Field("1g", description="local Elasticsearch JVM heap")
+    corenlp_heap: str = Field("512m", description="local CoreNLP server JVM heap")
 
     # --- credentials (security: only from the environment, a .env file or secret files) ------
     # Unset = no authentication (the local native stack, loopback only). Passwords are SecretStr:
@@ -88,7 +101,7 @@ class Settings(BaseSettings):
     kafka_password: SecretStr | None = Field(None, description="Kafka SASL password")
     kafka_ssl_cafile: Path | None = Field(None, description="CA certificate (PEM) for Kafka TLS")
 
-    @field_validator("es_url", "prefect_api_url", "kafka_bootstrap")
+    @field_validator("es_url", "prefect_api_url", "kafka_bootstrap", "corenlp_url")
     @classmethod
     def _no_credentials_in_urls(cls, value: str) -> str:
         # user:password@host would be shown by `stack status` and error messages: refuse it.

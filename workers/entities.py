@@ -1,7 +1,12 @@
 """entities stage: DedupedArticle (news.deduped) -> EnrichedArticle (news.enriched).
 
-spaCy named-entity recognition over each article's ``body`` (the title is not analysed: its
-names recur in the body, and mention offsets are offsets into ``body``, ``body[start:end]``).
+Named-entity recognition over each article's ``body`` (the title is not analysed: its names
+recur in the body, and mention offsets are offsets into ``body``, ``body[start:end]``). English
+is tagged by Stanford CoreNLP's CoNLL-2003 CRF model on the stack's CoreNLP server
+(``settings.ner_backend`` "corenlp", the default; :mod:`workers.corenlp`), or by the spaCy
+model alone ("spacy", no server). Either way the text goes through a spaCy pipeline (its
+tokenizer, the model's spans as ``doc.ents``, a gazetteer ruler), and every step below reads
+those spans, whichever model made them.
 
 0. Layout and casing, character for character, so offsets are unchanged: hard-wrapped lines
    (in text with no line over 100 characters: long, not ending a sentence, the next word would
@@ -13,7 +18,8 @@ names recur in the body, and mention offsets are offsets into ``body``, ``body[s
    "Hughes"), else a common word in lower case and any other word capitalised ("London");
    known acronyms ("NATO", "UN") keep their capitals.
 1. The model's labels: PERSON -> person; ORG -> organization; GPE, LOC, FAC -> location; NORP,
-   EVENT, LAW, PRODUCT, WORK_OF_ART -> misc. Numbers, dates, times, money, languages are
+   EVENT, LAW, PRODUCT, WORK_OF_ART -> misc (CoreNLP's PERSON, ORGANIZATION, LOCATION and MISC
+   arrive as PERSON, ORG, GPE and MISC). Numbers, dates, times, money, languages are
    dropped. An EntityRuler after the model adds what it missed (never overriding its spans):
    country names, cities of a million people or more, nationalities, and the organisations and
    places of the alias file.
@@ -78,8 +84,11 @@ Not run (article passed through, no entities, ``entities_skipped`` says why): ``
 when ``settings.entities_enabled`` is false; ``no-model:<lang>`` when no model is installed for
 the article's language.
 
-Skips: none. Fails: an exception fails the batch; the runtime then re-runs its articles one by
-one, so only the article that breaks spaCy is dead-lettered.
+Skips: none. Fails: the CoreNLP server unreachable, timing out or overloaded raises
+``TransientError``: the runtime retries the batch with backoff, nothing is dead-lettered for an
+outage. Any other exception (the server refusing a text, spaCy failing) fails the batch; the
+runtime then re-runs its articles one by one, so only the article that causes it is
+dead-lettered.
 """
 
 from __future__ import annotations
@@ -106,10 +115,11 @@ from spacy.tokens import Doc
 
 from newsflow.config import Settings
 from schemas.articles import DedupedArticle, EnrichedArticle, Entity, Mention
+from workers import corenlp
 from workers.stage import Emit, Outcome, StageContext
 
 NAME = "entities"
-VERSION = "2.4.0"
+VERSION = "3.0.0"
 
 DATA = Path(__file__).parent / "data"
 ALIASES_FILE = DATA / "entity_aliases.json"
@@ -286,6 +296,22 @@ _DEMONYMS: dict[str, str] = {
 }
 _PERSON_PREFIX = _titles_pattern([*_TITLE_DATA["titles"], *_DEMONYMS])
 _TITLE_SUFFIX = re.compile(rf"\s+(?:{'|'.join(_TITLE_DATA['suffixes'])})\b")
+# A job title and a name after it in one organisation or place span: "National Security
+# Adviser Qasim al-Araji" (CoreNLP's CoNLL model reads all of it as an organisation). Something
+# comes before the title (a span that starts with one is person_in's: "General Motors"). The
+# name: one to three capitalised words, "al-"/"van"-style particles allowed.
+_NAME_PART = r"(?:[a-z]{1,3}-)?[A-Z][^\W\d_]*(?:[-'][A-Za-z][^\W\d_]*)*"
+_PARTICLE = r"(?:al|el|bin|ibn|de|da|di|du|van|von|der|den|le|la)"
+_TITLE_WORDS = sorted(
+    (re.escape(t).replace(r"\ ", r"\s+") for t in _TITLE_DATA["titles"] + _TITLE_DATA["suffixes"]),
+    key=len,
+    reverse=True,
+)
+_NAME_AFTER_TITLE = re.compile(
+    rf".*\s(?i:{'|'.join(_TITLE_WORDS)})\.?\s+"
+    rf"(?P<name>{_NAME_PART}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_PART}){{0,2}})",
+    re.S,
+)
 _HEADS = _load_json(HEADS_FILE)
 HEAD_TYPES: dict[str, EntityType] = {
     word: type_ for type_ in ("organization", "location", "misc") for word in _HEADS[type_]
@@ -516,6 +542,32 @@ class _Mention:
     type: EntityType
 
 
+def load_english(settings: Settings) -> Language:
+    """The English pipeline: spaCy's tokenizer with CoreNLP's tagger (``ner_backend``
+    "corenlp", see :mod:`workers.corenlp`), or the spaCy model's own NER ("spacy")."""
+    if settings.ner_backend == "spacy":
+        return load_ner(settings.spacy_model)
+    # The spaCy package still gives the tokenizer (mentions snap to its tokens) and the
+    # vocabulary the re-caser reads its common words from; none of its trained components run.
+    nlp = spacy.load(settings.spacy_model, exclude=[*_NOT_FOR_NER, "ner", "tok2vec"])
+    for pipe_name in list(nlp.pipe_names):
+        nlp.remove_pipe(pipe_name)
+    nlp.add_pipe(
+        corenlp.COMPONENT,
+        config={"url": settings.corenlp_url, "concurrency": settings.corenlp_concurrency},
+    )
+    return nlp
+
+
+def describe(nlp: Language) -> str:
+    """The model an article's entities came from, as recorded in ``entities_model``."""
+    if corenlp.COMPONENT in nlp.pipe_names:
+        component = nlp.get_pipe(corenlp.COMPONENT)
+        assert isinstance(component, corenlp.CoreNlpNer)
+        return corenlp.model_name(component.client.model)
+    return f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}"
+
+
 def load_ner(model: str) -> Language:
     """The model with NER and what NER listens to (a shared tok2vec/transformer), nothing else."""
     nlp = spacy.load(model, exclude=_NOT_FOR_NER)
@@ -546,7 +598,7 @@ def add_gazetteer_ruler(nlp: Language, aliases: Aliases, gazetteer: Gazetteer) -
     patterns += [
         {"label": "NORP", "pattern": d} for d in _DEMONYMS
     ]
-    ruler = nlp.add_pipe("entity_ruler", after="ner", config={"overwrite_ents": False})
+    ruler = nlp.add_pipe("entity_ruler", last=True, config={"overwrite_ents": False})
     ruler.add_patterns(patterns)  # type: ignore[attr-defined]
 
 
@@ -670,7 +722,7 @@ class EntitiesStage:
         self.aliases = aliases
         self.gazetteer = gazetteer or Gazetteer.load(aliases)
         self.recase = Recaser.build(aliases, self.gazetteer, nlp.path if nlp else None)
-        self.model = f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}" if nlp else None
+        self.model = describe(nlp) if nlp else None
         # (text_hash, digest of the body) -> entities. text_hash alone is not enough: it is
         # computed over lower-cased words, and offsets need the very same text.
         self._cache: OrderedDict[tuple[str, str], list[Entity]] = OrderedDict()
@@ -840,7 +892,11 @@ class EntitiesStage:
         # A surface the alias file knows is taken as it is ("The Hague" keeps its "The").
         if " ".join(text[start:end].split()).casefold() not in self.aliases.names:
             start, end = tidy_span(text, start, end, type_)
-        if type_ == "organization" and (person := self.person_in(text, start, end)) is not None:
+        # A person inside an organisation's span: "Taylor Dent", "... Adviser Qasim al-Araji".
+        person = self.person_in(text, start, end) if type_ == "organization" else None
+        if person is None and type_ != "person":
+            person = self.person_after_title(text, start, end)
+        if person is not None:
             start, type_ = person, "person"
         if start == end or "\n" in text[start:end]:
             return None
@@ -896,6 +952,20 @@ class EntitiesStage:
                 or surface in self.aliases.types or self.gazetteer.is_place(surface)):
             return None
         return start
+
+    def person_after_title(self, text: str, start: int, end: int) -> int | None:
+        """Where the name starts in a non-person span that ends in a job title and a name
+        ("National Security Adviser Qasim al-Araji"), unless that name is a known place or
+        organisation ("Secretary of State Washington" is not a person)."""
+        m = _NAME_AFTER_TITLE.fullmatch(text, start, end)
+        if m is None:
+            return None
+        name = " ".join(m["name"].split())
+        if (name.casefold() in self.aliases.names or name in self.aliases.types
+                or self.gazetteer.is_place(name) or name.split()[-1] in HEAD_TYPES
+                or _LEGAL_FORM.search(name)):
+            return None
+        return m.start("name")
 
     def firm_extent(
         self, text: str, start: int, end: int, type_: EntityType
@@ -989,7 +1059,7 @@ class EntitiesStage:
     def model_name(self, article: DedupedArticle) -> str | None:
         lang = self._model_language(article)
         nlp = self.nlp if lang == "en" else self.others[lang]
-        return f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}" if nlp else None
+        return describe(nlp) if nlp else None
 
     def enriched(
         self, article: DedupedArticle, entities: list[Entity], skipped: str | None = None
@@ -1032,7 +1102,7 @@ def build(settings: Settings, context: StageContext) -> EntitiesStage:
     nlp = None
     others: dict[str, Language] = {}
     if settings.entities_enabled:
-        nlp = load_ner(settings.spacy_model)
+        nlp = load_english(settings)
         add_gazetteer_ruler(nlp, aliases, gazetteer)
         for lang, package in settings.spacy_models.items():
             if spacy.util.is_package(package):  # configured and installed

@@ -1,4 +1,4 @@
-"""Fixtures for tests against the real Kafka, Elasticsearch and Prefect.
+"""Fixtures for tests against the real Kafka, Elasticsearch, Prefect and CoreNLP server.
 
 Where the services come from, in order:
 1. already running at the configured endpoints (``make test`` starts the local stack first);
@@ -54,6 +54,9 @@ def _reachable(settings: Settings) -> dict[str, bool]:
         ok["prefect"] = httpx.get(f"{settings.prefect_api_url}/health", timeout=3).is_success
     except httpx.HTTPError:
         ok["prefect"] = False
+    from newsflow import stack
+
+    ok["corenlp"] = stack.healthy(settings, "corenlp")
     return ok
 
 
@@ -80,7 +83,8 @@ def base_settings() -> Iterator[Settings]:
         stack.up(settings)
     except Exception as exc:
         pytest.fail(
-            f"integration tests need Kafka, Elasticsearch and Prefect (reachable: {status}), "
+            f"integration tests need Kafka, Elasticsearch, Prefect and CoreNLP (reachable: "
+            f"{status}), "
             f"and starting the local stack failed: {exc}. Run `make test` (it starts them), "
             "or `newsflow stack up`, or provide a Docker engine for testcontainers.",
             pytrace=False,
@@ -89,7 +93,7 @@ def base_settings() -> Iterator[Settings]:
 
 
 def _containers(settings: Settings) -> Iterator[Settings]:
-    """Kafka and Elasticsearch from testcontainers; Prefect from the local stack."""
+    """Kafka and Elasticsearch from testcontainers; Prefect and CoreNLP from the local stack."""
     from testcontainers.elasticsearch import ElasticSearchContainer
     from testcontainers.kafka import KafkaContainer
 
@@ -107,7 +111,7 @@ def _containers(settings: Settings) -> Iterator[Settings]:
                 "es_url": es.get_url(),
             }
         )
-        stack.up(settings, services=("prefect",))
+        stack.up(settings, services=("prefect", "corenlp"))
         yield settings
 
 

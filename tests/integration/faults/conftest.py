@@ -26,7 +26,8 @@ FAULT_STACK = {
     "es_url": "http://127.0.0.1:19200",
     "prefect_api_url": "http://127.0.0.1:14200/api",
 }
-SERVICES = ("kafka", "elasticsearch")  # the workers need no Prefect
+# The workers need no Prefect. CoreNLP (stateless) is the main stack's when that one is up.
+SERVICES = ("kafka", "elasticsearch", "corenlp")
 
 
 @pytest.fixture(scope="module")

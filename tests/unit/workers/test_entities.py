@@ -42,7 +42,7 @@ STORY = (
 
 @pytest.fixture(scope="module")
 def stage() -> EntitiesStage:
-    return build(Settings(), CONTEXT)
+    return build(Settings(ner_backend="spacy"), CONTEXT)  # the rules, offline: no server
 
 
 def deduped(body: str, language: str | None = "en", **fields: object) -> DedupedArticle:
@@ -222,6 +222,29 @@ def test_seed_article(stage: EntitiesStage) -> None:
 
 
 # --- without the model ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("span", "expected"),
+    [
+        # CoreNLP's CoNLL model reads the whole as one organisation.
+        ("National Security Adviser Qasim al-Araji", ("Qasim al-Araji", "person")),
+        ("Foreign Ministry Spokesman Wang Yi", ("Wang Yi", "person")),
+        # A firm that starts with a title word, or ends in a form, stays a firm.
+        ("Champion International Corp", ("Champion International", "organization")),
+        ("Acme Security Adviser Holdings Inc", ("Acme Security Adviser Holdings",
+                                                "organization")),
+    ],
+)
+def test_a_job_title_inside_an_organisation_span_leaves_the_person(
+        stage: EntitiesStage, span: str, expected: tuple[str, str]) -> None:
+    text = f"On Sunday {span} said so."
+    start = text.index(span)
+    mention = stage.mention(text, start, start + len(span), "ORG")
+    assert mention is not None
+    assert (text[mention.start : mention.end].removesuffix(" Corp").removesuffix(" Inc"),
+            mention.type) == expected
+
 
 
 @pytest.mark.parametrize(

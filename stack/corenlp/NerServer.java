@@ -1,0 +1,129 @@
+// A loopback HTTP server around Stanford CoreNLP's CRF named-entity tagger, for the entities
+// stage (workers/corenlp.py). Run as a single source file, nothing to build:
+//
+//   java -cp '<stack_dir>/corenlp/libs/*' stack/corenlp/NerServer.java HOST PORT MODEL THREADS
+//
+// Why our own and not CoreNLP's StanfordCoreNLPServer: that one listens on every interface (it
+// has no bind-address option, and its subnet block list only works in Stanford's public-server
+// mode), and it accepts serialized Java objects as input. This one binds HOST only and reads
+// plain UTF-8 text. It runs CoreNLP's own pipeline (tokenize, ssplit, ner) with one CRF model
+// and none of the extras (SUTime, numeric and fine-grained classifiers).
+//
+//   GET  /ready  -> 200 "ready" once the model is loaded (it is loaded before listening)
+//   POST /ner    (body: UTF-8 text) -> 200 {"model": MODEL, "spans": [[begin, end, "LABEL"], ...]}
+//                  offsets in UTF-16 code units (Java's), adjacent tokens of one label within
+//                  a sentence merged into one span (the CoNLL model tags IO, not BIO)
+//   anything else -> 404 / 405; a body that is not valid UTF-8 -> 400
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import edu.stanford.nlp.ling.CoreLabel;
+import edu.stanford.nlp.pipeline.CoreDocument;
+import edu.stanford.nlp.pipeline.CoreSentence;
+import edu.stanford.nlp.pipeline.StanfordCoreNLP;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.Executors;
+
+public class NerServer {
+  public static void main(String[] args) throws Exception {
+    if (args.length != 4) {
+      System.err.println("usage: NerServer HOST PORT MODEL THREADS");
+      System.exit(2);
+    }
+    InetSocketAddress address = new InetSocketAddress(InetAddress.getByName(args[0]),
+        Integer.parseInt(args[1]));
+    String model = args[2];
+    Properties props = new Properties();
+    props.setProperty("annotators", "tokenize,ssplit,ner");
+    props.setProperty("tokenize.options", "invertible=true");
+    props.setProperty("ner.model", model);
+    props.setProperty("ner.applyFineGrained", "false");
+    props.setProperty("ner.useSUTime", "false");
+    props.setProperty("ner.applyNumericClassifiers", "false");
+    props.setProperty("ner.buildEntityMentions", "false");
+    // One pipeline for all threads, as CoreNLP's own server shares one.
+    StanfordCoreNLP pipeline = new StanfordCoreNLP(props);
+    String head = "{\"model\":\"" + model.replace("\\", "\\\\").replace("\"", "\\\"") + "\",";
+    HttpServer server = HttpServer.create(address, 64);
+    server.createContext("/ready", exchange -> reply(exchange, 200, "text/plain", "ready"));
+    server.createContext("/ner", exchange -> {
+      try {
+        if (!exchange.getRequestMethod().equals("POST")) {
+          reply(exchange, 405, "text/plain", "POST the text");
+          return;
+        }
+        String text;
+        try {
+          text = StandardCharsets.UTF_8.newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .decode(ByteBuffer.wrap(exchange.getRequestBody().readAllBytes())).toString();
+        } catch (CharacterCodingException e) {
+          reply(exchange, 400, "text/plain", "the body is not UTF-8");
+          return;
+        }
+        CoreDocument document = new CoreDocument(text);
+        pipeline.annotate(document);
+        reply(exchange, 200, "application/json", head + spans(document.sentences()));
+      } catch (RuntimeException e) {
+        reply(exchange, 500, "text/plain", e.toString());
+      }
+    });
+    server.setExecutor(Executors.newFixedThreadPool(Integer.parseInt(args[3])));
+    server.start();
+    System.err.println("NerServer: " + model + " on " + address);
+  }
+
+  static String spans(List<CoreSentence> sentences) {
+    StringBuilder out = new StringBuilder("\"spans\":[");
+    boolean first = true;
+    for (CoreSentence sentence : sentences) {
+      String label = "O";
+      int begin = 0;
+      int end = 0;
+      for (CoreLabel token : sentence.tokens()) {
+        String tag = token.ner();
+        if (tag == null) {
+          tag = "O";
+        }
+        if (!tag.equals(label)) {
+          if (!label.equals("O")) {
+            first = append(out, first, begin, end, label);
+          }
+          label = tag;
+          begin = token.beginPosition();
+        }
+        end = token.endPosition();
+      }
+      if (!label.equals("O")) {
+        first = append(out, first, begin, end, label);
+      }
+    }
+    return out.append("]}").toString();
+  }
+
+  static boolean append(StringBuilder out, boolean first, int begin, int end, String label) {
+    // Labels are the model's own class names (PERSON, LOCATION, ...): nothing to escape.
+    out.append(first ? "" : ",").append('[').append(begin).append(',').append(end)
+        .append(",\"").append(label).append("\"]");
+    return false;
+  }
+
+  static void reply(HttpExchange exchange, int status, String type, String body)
+      throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    exchange.getResponseHeaders().set("Content-Type", type + "; charset=utf-8");
+    exchange.sendResponseHeaders(status, bytes.length);
+    try (OutputStream os = exchange.getResponseBody()) {
+      os.write(bytes);
+    }
+  }
+}

@@ -1,0 +1,109 @@
+"""The entities stage with its default English NER, the stack's real CoreNLP server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from newsflow.config import Settings
+from newsflow.seeds import SeedError, seed_article
+from schemas.articles import DedupedArticle, EnrichedArticle, RawArticle
+from workers.clean import CleanStage
+from workers.corenlp import CoreNlpClient, CoreNlpError
+from workers.entities import EntitiesStage, build
+from workers.stage import Emit, StageContext
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLD = ROOT / "tests" / "data" / "ner-gold" / "gold.jsonl"
+MODEL = "corenlp-english.conll.4class.distsim"
+
+
+@pytest.fixture(scope="module")
+def stage(base_settings: Settings) -> Iterator[EntitiesStage]:
+    assert base_settings.ner_backend == "corenlp"  # the default this file is about
+    stage = build(base_settings, StageContext(offline=True))
+    yield stage
+    stage.close()
+
+
+def deduped(id_: str, body: str) -> DedupedArticle:
+    return DedupedArticle(
+        id=id_, url=f"https://corenlp.example/{id_}", canonical_url=f"https://corenlp.example/{id_}",
+        source="corenlp.example", body=body, language="en", word_count=len(body.split()),
+        cluster_id=id_, text_hash=id_,
+    )
+
+
+def run(stage: EntitiesStage, articles: list[DedupedArticle]) -> list[EnrichedArticle]:
+    out = []
+    for outcome in stage.process(articles):
+        assert isinstance(outcome, Emit), outcome
+        assert isinstance(outcome.article, EnrichedArticle)
+        out.append(outcome.article)
+    return out
+
+
+def test_seed_article(stage: EntitiesStage, base_settings: Settings) -> None:
+    shared = ROOT / base_settings.shared_dir
+    try:
+        raw = RawArticle.model_validate(seed_article(shared))
+    except SeedError:
+        pytest.fail(f"the seed article needs the shared data (NEWSFLOW_SHARED_DIR): {shared}")
+    [cleaned] = CleanStage(min_words=20).process([raw])
+    assert isinstance(cleaned, Emit)
+    fields = cleaned.article.model_dump()
+    [article] = run(stage, [DedupedArticle(**fields, cluster_id="c", text_hash="h")])
+
+    assert article.entities_model == MODEL
+    assert {"Qasim al-Araji", "Bashar Assad", "Ahmed al-Sharaa"} <= set(article.persons)
+    by_name = {e.name: e for e in article.entities}
+    assert {article.body[m.start : m.end] for m in by_name["Bashar Assad"].mentions} == {
+        "Bashar Assad", "Assad"}
+    assert {"Syria", "Iraq", "Jordan", "Lebanon", "Türkiye", "Latakia", "Tartus", "Amman",
+            "Russia"} <= set(article.locations)
+    assert {"ISIS", "Baath Party"} <= set(article.organizations)
+    assert {"SY", "IQ", "JO", "LB", "TR", "IL", "RU"} <= set(article.countries)
+    # The model reads "National Security Adviser Qasim al-Araji" as one organisation.
+    assert not any("Adviser" in name for name in article.organizations)
+
+
+def test_gold_set_quality(stage: EntitiesStage) -> None:
+    """Mention-level F1 (exact spans and types) over the project's 30+ annotated articles;
+    benchmarks/eval_entities.py prints the per-type table (0.890 when this was written)."""
+    docs = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines()]
+    gold = {(d["id"], e["start"], e["end"], e["type"]) for d in docs for e in d["entities"]}
+    enriched = run(stage, [deduped(d["id"], d["body"]) for d in docs])
+    predicted = {
+        (a.id, m.start, m.end, e.type) for a in enriched for e in a.entities for m in e.mentions
+    }
+    hits = len(gold & predicted)
+    f1 = 2 * hits / (len(gold) + len(predicted))
+    assert len(docs) >= 30
+    assert f1 >= 0.85, f"gold-set F1 {f1:.3f}"
+
+
+def test_offsets_survive_characters_java_counts_twice(stage: EntitiesStage) -> None:
+    # Emoji are two UTF-16 code units in Java, one character in Python.
+    body = ("\U0001f3c6\U0001f3c6 Lionel Messi scored twice in Paris on Sunday \U0001f600, and "
+            "Kylian Mbappe said Paris Saint-Germain would appeal.")
+    [article] = run(stage, [deduped("emoji", body)])
+    surfaces = {article.body[m.start : m.end] for e in article.entities for m in e.mentions}
+    assert {"Lionel Messi", "Kylian Mbappe", "Paris"} <= surfaces
+
+
+def test_server_contract(base_settings: Settings) -> None:
+    url = base_settings.corenlp_url.rstrip("/")
+    answer = httpx.post(f"{url}/ner", content=b"Angela Merkel visited Oslo.").json()
+    assert answer["spans"] == [[0, 13, "PERSON"], [22, 26, "LOCATION"]]
+    assert answer["model"].endswith("english.conll.4class.distsim.crf.ser.gz")
+    assert httpx.post(f"{url}/ner", content=b"caf\xe9 au lait").status_code == 400
+    assert httpx.get(f"{url}/ner").status_code == 405
+    # A refusal that is not an outage is the text's fault: the article is dead-lettered.
+    with pytest.raises(CoreNlpError, match="HTTP 404"):
+        CoreNlpClient(f"{url}/no-such-path").spans(["Angela Merkel visited Oslo."])

@@ -1,0 +1,93 @@
+"""The CoreNLP component's own logic, without a server: the server's spans into spaCy's
+``doc.ents``, offsets from UTF-16 to code points, labels, and what an outage raises.
+The server itself is exercised in tests/integration/test_entities_corenlp.py."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+
+import pytest
+import spacy
+
+from workers.corenlp import CoreNlpClient, CoreNlpNer, model_name, spans
+from workers.stage import TransientError
+
+
+def test_spans_map_labels_and_ignore_others() -> None:
+    text = "Ahmed al-Sharaa of Syria met Reuters staff."
+    answer = {
+        "model": "m",
+        "spans": [[0, 15, "PERSON"], [19, 24, "LOCATION"], [29, 36, "ORGANIZATION"],
+                  [37, 42, "DATE"]],
+    }
+    assert spans(answer, text) == [(0, 15, "PERSON"), (19, 24, "GPE"), (29, 36, "ORG")]
+
+
+def test_utf16_offsets_become_code_points() -> None:
+    # Java counts an emoji (outside the BMP) as two code units; Python as one character.
+    text = "\U0001f600 Fans cheered. \U0001f3c6\U0001f3c6 Lionel Messi scored in Paris."
+    java = text.encode("utf-16-le")
+
+    def utf16(s: int, e: int) -> list[int]:  # code-point offsets -> Java's, as the server says
+        return [len(text[:s].encode("utf-16-le")) // 2, len(text[:e].encode("utf-16-le")) // 2]
+
+    messi = text.index("Lionel Messi")
+    paris = text.index("Paris")
+    answer = {"spans": [[*utf16(messi, messi + 12), "PERSON"],
+                        [*utf16(paris, paris + 5), "LOCATION"]]}
+    assert answer["spans"][0][0] == messi + 3  # three astral characters before it
+    assert len(java) // 2 == len(text) + 3
+    found = spans(answer, text)
+    assert [text[s:e] for s, e, _ in found] == ["Lionel Messi", "Paris"]
+
+
+def test_model_name_is_the_file_without_its_extensions() -> None:
+    path = "edu/stanford/nlp/models/ner/english.conll.4class.distsim.crf.ser.gz"
+    assert model_name(path) == "corenlp-english.conll.4class.distsim"
+    assert model_name(None) == "corenlp"
+
+
+class FixedClient(CoreNlpClient):
+    """Answers from a table instead of a server: the component's span handling is under test."""
+
+    def __init__(self, answers: dict[str, list[tuple[int, int, str]]]) -> None:
+        super().__init__("http://127.0.0.1:1")
+        self.answers = answers
+        self.calls: list[int] = []
+
+    def spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
+        self.calls.append(len(texts))
+        return [self.answers[t] for t in texts]
+
+
+def test_component_snaps_spans_to_spacy_tokens_and_drops_overlaps() -> None:
+    nlp = spacy.blank("en")
+    text = "The U.S. envoy met Keir Starmer in London."
+    us = text.index("U.S")
+    answers = {
+        # "U.S" without its dot (a tokenizer that splits it off) grows to spaCy's "U.S." token;
+        # the overlapping second span loses to the longer first one.
+        text: [(us, us + 3, "GPE"), (19, 31, "PERSON"), (24, 31, "ORG"), (35, 41, "GPE")],
+        "Nothing here.": [],
+    }
+    client = FixedClient(answers)
+    component = CoreNlpNer(client)
+    docs = list(component.pipe(nlp.pipe([text, "Nothing here."]), batch_size=64))
+    assert [(e.text, e.label_) for e in docs[0].ents] == [
+        ("U.S.", "GPE"), ("Keir Starmer", "PERSON"), ("London", "GPE")
+    ]
+    assert docs[1].ents == ()
+    assert client.calls == [2]  # one batch, one call
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again when the block ends: nothing listens
+
+
+def test_an_unreachable_server_is_transient_with_a_hint() -> None:
+    client = CoreNlpClient(f"http://127.0.0.1:{_closed_port()}", timeout=5)
+    with pytest.raises(TransientError, match=r"unreachable.*newsflow stack up.*NER_BACKEND=spacy"):
+        client.spans(["Lionel Messi scored."])

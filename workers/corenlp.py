@@ -1,0 +1,156 @@
+"""Stanford CoreNLP's CRF named-entity tagger as a spaCy pipeline component.
+
+Why: no English spaCy model above ``sm`` installs here (PyPI has none; spaCy's own models are
+on GitHub), and ``en_core_web_sm`` reads news at F1 0.69 on our held-out Reuters and BBC sets.
+CoreNLP's CoNLL-2003 model (``english.conll.4class.distsim``, Maven Central) reads them at
+0.81 and 0.89 by itself, and at about the same speed. It runs in a JVM, behind our small
+loopback server ``stack/corenlp/NerServer.java`` (``newsflow stack up`` starts it;
+``settings.corenlp_url``), which answers ``POST /ner`` with the names' spans; this component
+puts them into ``doc.ents`` so that everything after the model in :mod:`workers.entities` is
+unchanged. The server's offsets count UTF-16 code units (Java strings): they are mapped back
+to Python's code points.
+
+Failures: the server unreachable, timing out or overloaded (503) raises ``TransientError``:
+the runtime retries the batch, nothing is dead-lettered for an outage. Any other refusal of
+one text (HTTP 4xx/5xx) raises ``CoreNlpError`` for that batch, and the runtime's one-by-one
+re-run then dead-letters only the article that causes it.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from workers.stage import TransientError
+
+COMPONENT = "corenlp_ner"
+# CoNLL labels to the spaCy labels the entities stage reads.
+LABELS: dict[str, str] = {
+    "PERSON": "PERSON",
+    "ORGANIZATION": "ORG",
+    "LOCATION": "GPE",
+    "MISC": "MISC",
+}
+# Statuses that mean "the server is busy or going away", not "this text is bad".
+_RETRYABLE = {408, 429, 502, 503, 504}
+_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+
+
+class CoreNlpError(RuntimeError):
+    """The server refused one text (not an outage): the article is dead-lettered."""
+
+
+def spans(answer: dict[str, Any], text: str) -> list[tuple[int, int, str]]:
+    """(start, end, spaCy label) of each name in the server's answer for ``text``, offsets in
+    Python code points; labels other than the CoNLL four are ignored."""
+    to_py = _utf16_to_py(text)
+    return [
+        (to_py(begin), to_py(end), LABELS[label])
+        for begin, end, label in answer["spans"]
+        if label in LABELS
+    ]
+
+
+def model_name(model: str | None) -> str:
+    """The name recorded as ``entities_model``: "corenlp-english.conll.4class.distsim" for
+    the model the server named (``newsflow.stack.CORENLP_MODEL`` unless run otherwise)."""
+    if model is None:  # the server has not answered yet
+        return "corenlp"
+    return "corenlp-" + model.rsplit("/", 1)[-1].removesuffix(".ser.gz").removesuffix(".crf")
+
+
+def _utf16_to_py(text: str) -> Any:
+    """A function from UTF-16 offsets into ``text`` to code-point offsets."""
+    if text.isascii() or all(ord(c) <= 0xFFFF for c in text):
+        return lambda i: i
+    table: list[int] = []
+    for index, char in enumerate(text):
+        table += [index] * (2 if ord(char) > 0xFFFF else 1)
+    table.append(len(text))
+    return lambda i: table[min(i, len(table) - 1)]
+
+
+class CoreNlpClient:
+    """Annotates texts on a CoreNLP server, ``concurrency`` requests at a time."""
+
+    def __init__(self, url: str, *, timeout: float = 60, concurrency: int = 2) -> None:
+        self.endpoint = f"{url.rstrip('/')}/ner"
+        self.url = url
+        self.model: str | None = None  # the model the server says it ran, once it has answered
+        self.timeout = timeout
+        self.concurrency = concurrency
+
+    def annotate(self, text: str) -> dict[str, Any]:
+        request = urllib.request.Request(
+            self.endpoint,
+            # A lone surrogate (no JSON parse lets one in, but a str may hold one) becomes "?":
+            # one code unit either way, so offsets hold.
+            data=text.encode("utf-8", "replace"),
+            method="POST",
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
+        try:
+            with _HTTP.open(request, timeout=self.timeout) as response:
+                answer: dict[str, Any] = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            detail = error.read(300).decode("utf-8", "replace").strip()
+            if error.code in _RETRYABLE:
+                raise TransientError(f"CoreNLP at {self.url}: HTTP {error.code} {detail}") from None
+            raise CoreNlpError(f"CoreNLP refused a text: HTTP {error.code} {detail}") from None
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as error:
+            reason = getattr(error, "reason", error)
+            raise TransientError(
+                f"CoreNLP unreachable at {self.url}: {reason} (`newsflow stack up` starts it; "
+                "NEWSFLOW_NER_BACKEND=spacy runs English NER without it)"
+            ) from None
+        self.model = answer.get("model", self.model)
+        return answer
+
+    def spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
+        if len(texts) <= 1 or self.concurrency <= 1:
+            return [spans(self.annotate(t), t) for t in texts]
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            annotations = list(pool.map(self.annotate, texts))
+        return [spans(a, t) for a, t in zip(annotations, texts, strict=True)]
+
+
+class CoreNlpNer:
+    """``doc.ents`` from the CoreNLP server, in place of spaCy's ``ner``."""
+
+    def __init__(self, client: CoreNlpClient) -> None:
+        self.client = client
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(self.pipe([doc]))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
+        docs = iter(docs)
+        while chunk := list(islice(docs, batch_size)):
+            for doc, found in zip(chunk, self.client.spans([d.text for d in chunk]), strict=True):
+                ents: list[Span] = []
+                for start, end, label in found:
+                    # spaCy tokenises differently: snap to its tokens ("U.S." vs "U.S" + ".").
+                    span = doc.char_span(start, end, label=label, alignment_mode="expand")
+                    if span is not None:
+                        ents.append(span)
+                doc.ents = filter_spans(ents)
+                yield doc
+
+
+@Language.factory(
+    COMPONENT,
+    default_config={"url": "http://127.0.0.1:9000", "timeout": 60.0, "concurrency": 2},
+)
+def make_corenlp_ner(
+    nlp: Language, name: str, url: str, timeout: float, concurrency: int
+) -> CoreNlpNer:
+    return CoreNlpNer(CoreNlpClient(url, timeout=timeout, concurrency=concurrency))

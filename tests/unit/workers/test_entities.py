@@ -225,6 +225,27 @@ def test_seed_article(stage: EntitiesStage) -> None:
 
 
 @pytest.mark.parametrize(
+    ("span", "firms"),
+    [
+        ("Hale Fire Pump Co and Macomson Machine Co", ["Hale Fire Pump Co", "Macomson Machine Co"]),
+        ("Chemical Bank and Marine Midland Banks Inc",
+         ["Chemical Bank", "Marine Midland Banks Inc"]),
+        ("Procter and Gamble", ["Procter and Gamble"]),
+        ("Securities and Exchange Commission", ["Securities and Exchange Commission"]),
+        ("Bolt Beranek and Newman Inc", ["Bolt Beranek and Newman Inc"]),
+    ],
+)
+def test_two_firms_joined_by_and_are_two(span: str, firms: list[str]) -> None:
+    text = f"Shares of {span} rose."
+    start, end = text.index(span), text.index(span) + len(span)
+    pieces, at = [], start
+    for m in [*entities_module._firms_joined(text, start, end), None]:
+        pieces.append(text[at : m.start() if m else end])
+        at = m.end() if m else end
+    assert pieces == firms
+
+
+@pytest.mark.parametrize(
     ("span", "expected"),
     [
         # CoreNLP's CoNLL model reads the whole as one organisation.

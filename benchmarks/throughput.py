@@ -9,7 +9,8 @@ One run, all on this machine:
    every article is accounted for (indexed + dead-lettered + skipped). Lag per stage and the
    indexed count are sampled every second.
 2. the processing limit: the same stage functions chained in-process, one process per core,
-   no Kafka, no Elasticsearch (dedup state in memory);
+   no Kafka, no Elasticsearch (dedup state in memory); English NER, by default, is the stack's
+   CoreNLP server, as for the workers (its CPU is in the machine's two cores all the same);
 3. the indexing limit: the final documents bulk-indexed straight into Elasticsearch;
 4. a naive baseline: one process, one article at a time, one index request per article
    (dedup state in Elasticsearch, as in the workers).
@@ -101,6 +102,8 @@ class EndToEnd:
     # Elasticsearch's own accounting per index (documents, state): milliseconds spent indexing,
     # refreshing, merging and serving gets, to see which of them its CPU went to.
     es_millis: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The CoreNLP server's peak RSS (since it started; the entities workers' model runs there).
+    corenlp_rss_mib: float | None = None
     samples: list[Sample] = field(default_factory=list)
 
 
@@ -169,8 +172,10 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
             last = max(s.committed[stage] for s in samples)
             finish = next((s.t for s in samples if s.committed[stage] >= last), seconds)
             stage_rates[stage] = last / finish if done and finish else 0.0
+        corenlp_rss = peak_rss_mib(services["corenlp"]) if "corenlp" in services else None
         return EndToEnd(total, seconds, total / seconds, indexed, side["dlq"], side["skipped"],
-                        stage_rates, rss, cpu, es_millis=es_millis, samples=samples)
+                        stage_rates, rss, cpu, es_millis=es_millis,
+                        corenlp_rss_mib=corenlp_rss, samples=samples)
     finally:
         offsets.close()
         for _, proc in workers:
@@ -377,6 +382,7 @@ def main() -> None:
         lines.append(f"\n{label}: stage rates /s " + ", ".join(
             f"{k} {v:.1f}" for k, v in r["stage_rates"].items()) + "; peak RSS MiB " +
             ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mib"].items()) +
+            (f", CoreNLP server {r['corenlp_rss_mib']:.0f}" if r["corenlp_rss_mib"] else "") +
             "; CPU ms per article " + ", ".join(
                 f"{k} {v * 1000 / r['articles']:.2f}" for k, v in r["cpu_seconds"].items()) +
             "; Elasticsearch ms per article " + "; ".join(

@@ -632,6 +632,8 @@ def _firms_joined(text: str, start: int, end: int) -> list[Match[str]]:
     organisation word ("Chemical Bank and Marine Midland Banks Inc"). "Procter and Gamble",
     "Securities and Exchange Commission" and "Bolt Beranek and Newman Inc" stay one name."""
     joins = []
+    if the := _LEADING_THE.match(text, start, end):  # "the Securities and Exchange ..."
+        start = the.end()
     for m in _AND.finditer(text, start, end):
         last = _LAST_WORD.search(text, start, m.start())
         if last and (_LEGAL_FORM.search(text, start, m.start()) or (

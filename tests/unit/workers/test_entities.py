@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,7 @@ def test_seed_article(stage: EntitiesStage) -> None:
          ["Chemical Bank", "Marine Midland Banks Inc"]),
         ("Procter and Gamble", ["Procter and Gamble"]),
         ("Securities and Exchange Commission", ["Securities and Exchange Commission"]),
+        ("the Securities and Exchange Commission", ["the Securities and Exchange Commission"]),
         ("Bolt Beranek and Newman Inc", ["Bolt Beranek and Newman Inc"]),
     ],
 )
@@ -637,6 +639,19 @@ def test_unlabelled_repeats_are_added() -> None:
     assert found["Maersk"] == ["Maersk", "Maersk"]
     assert found["Paris"] == []  # "Paris Saint-Germain" is another name
     assert [e.count for e in out] == [2, 2, 1]
+
+
+@pytest.mark.parametrize("form", ["Arteta", "Maersk", "Saint-Germain", "Ré", "U.S."])
+def test_whole_word_repeats_match_what_a_regex_finds(form: str) -> None:
+    text = (
+        "Arteta, Arteta-Smith, Arteta_x, xArteta, ArtetaArteta Arteta Line. Maersk\nMaersk "
+        "Maersk-Line Maersk. Paris Saint-Germain; Saint-Germain. Ré, Ré Rémi U.S. U.S.A. "
+        "U.S. Steel the U.S.\n"
+    )
+    regex = rf"(?<![\w\-]){re.escape(form)}(?![\w\-])(?!\s+[A-Z])"
+    expected = [m.start() for m in re.finditer(regex, text)]
+    assert list(entities_module._whole_word_repeats(text, form)) == expected
+    assert expected  # each form does occur as a whole word
 
 
 # Hard-wrapped wire copy, as in the archives of the 1980s (here at 69 columns, as

@@ -54,6 +54,8 @@ def main(
                                        "[default: http://127.0.0.1:9200]")] = None,
     prefect_api_url: Annotated[str | None, _opt("prefect_api_url", "Prefect API URL "
                                                 "[default: http://127.0.0.1:4200/api]")] = None,
+    corenlp_url: Annotated[str | None, _opt("corenlp_url", "CoreNLP server for English NER "
+                                            "[default: http://127.0.0.1:9000]")] = None,
     log_level: Annotated[str | None, _opt("log_level", "Log level [default: INFO]")] = None,
 ) -> None:
     """newsflow: news articles from Kafka, cleaned, deduplicated, enriched, searchable.
@@ -62,7 +64,8 @@ def main(
     (see newsflow/config.py for all of them); each option below shows its variable.
     """
     settings = load_settings(kafka_bootstrap=kafka_bootstrap, es_url=es_url,
-                             prefect_api_url=prefect_api_url, log_level=log_level)
+                             prefect_api_url=prefect_api_url, corenlp_url=corenlp_url,
+                             log_level=log_level)
     logs.setup(settings.log_level, settings.log_format)
     # Prefect reads its own setting; point it at our server so flow runs are recorded there.
     os.environ.setdefault("PREFECT_API_URL", settings.prefect_api_url)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from typing import Any
@@ -68,7 +68,7 @@ def model_name(model: str | None) -> str:
     return "corenlp-" + model.rsplit("/", 1)[-1].removesuffix(".ser.gz").removesuffix(".crf")
 
 
-def _utf16_to_py(text: str) -> Any:
+def _utf16_to_py(text: str) -> Callable[[int], int]:
     """A function from UTF-16 offsets into ``text`` to code-point offsets."""
     if text.isascii() or all(ord(c) <= 0xFFFF for c in text):
         return lambda i: i

@@ -763,7 +763,6 @@ class EntitiesStage:
         self.aliases = aliases
         self.gazetteer = gazetteer or Gazetteer.load(aliases)
         self.recase = Recaser.build(aliases, self.gazetteer, nlp.path if nlp else None)
-        self.model = describe(nlp) if nlp else None
         # (text_hash, digest of the body) -> entities. text_hash alone is not enough: it is
         # computed over lower-cased words, and offsets need the very same text.
         self._cache: OrderedDict[tuple[str, str], list[Entity]] = OrderedDict()

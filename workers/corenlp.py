@@ -10,15 +10,21 @@ puts them into ``doc.ents`` so that everything after the model in :mod:`workers.
 unchanged. The server's offsets count UTF-16 code units (Java strings): they are mapped back
 to Python's code points.
 
-Failures: the server unreachable, timing out or overloaded (503) raises ``TransientError``:
-the runtime retries the batch, nothing is dead-lettered for an outage. Any other refusal of
-one text (HTTP 4xx/5xx) raises ``CoreNlpError`` for that batch, and the runtime's one-by-one
+Runs of 100 or more non-space characters (a pasted blob, a long URL) are sent as spaces: they
+are never names, and the CRF's features for one such "word" of 16,000 characters exhaust the
+server's heap. Offsets are unchanged.
+
+Failures: the server unreachable or overloaded (503), or a request timing out while the server
+no longer answers ``/ready``, raises ``TransientError``: the runtime retries the batch, nothing
+is dead-lettered for an outage. Any other refusal of one text (HTTP 4xx/5xx), or a timeout
+while the server is up, raises ``CoreNlpError`` for that batch, and the runtime's one-by-one
 re-run then dead-letters only the article that causes it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -43,6 +49,7 @@ LABELS: dict[str, str] = {
 # Statuses that mean "the server is busy or going away", not "this text is bad".
 _RETRYABLE = {408, 429, 502, 503, 504}
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+_NOT_A_NAME = re.compile(r"\S{100,}")
 
 
 class CoreNlpError(RuntimeError):
@@ -108,6 +115,12 @@ class CoreNlpClient:
             raise CoreNlpError(f"CoreNLP refused a text: HTTP {error.code} {detail}") from None
         except (TimeoutError, urllib.error.URLError, ConnectionError) as error:
             reason = getattr(error, "reason", error)
+            if isinstance(reason, TimeoutError) and self.ready():
+                # Up, and still no answer for this text: the text's fault, not an outage.
+                raise CoreNlpError(
+                    f"CoreNLP gave no answer for a text of {len(text)} characters within "
+                    f"{self.timeout:.0f} s"
+                ) from None
             raise TransientError(
                 f"CoreNLP unreachable at {self.url}: {reason} (`newsflow stack up` starts it; "
                 "NEWSFLOW_NER_BACKEND=spacy runs English NER without it)"
@@ -115,12 +128,22 @@ class CoreNlpClient:
         self.model = answer.get("model", self.model)
         return answer
 
+    def ready(self) -> bool:
+        try:
+            with _HTTP.open(f"{self.url.rstrip('/')}/ready", timeout=3) as response:
+                return response.status == 200
+        except (OSError, ValueError):
+            return False
+
     def spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
-        if len(texts) <= 1 or self.concurrency <= 1:
-            return [spans(self.annotate(t), t) for t in texts]
+        # Blanking keeps every code point's place, so offsets into the text sent (its UTF-16
+        # units counted on it: an emoji blanked is one unit, not two) are offsets into ``texts``.
+        sent = [_NOT_A_NAME.sub(lambda m: " " * len(m[0]), t) for t in texts]
+        if len(sent) <= 1 or self.concurrency <= 1:
+            return [spans(self.annotate(t), t) for t in sent]
         with ThreadPoolExecutor(self.concurrency) as pool:
-            annotations = list(pool.map(self.annotate, texts))
-        return [spans(a, t) for a, t in zip(annotations, texts, strict=True)]
+            annotations = list(pool.map(self.annotate, sent))
+        return [spans(a, t) for a, t in zip(annotations, sent, strict=True)]
 
 
 class CoreNlpNer:

@@ -13,7 +13,8 @@
 //   POST /ner    (body: UTF-8 text) -> 200 {"model": MODEL, "spans": [[begin, end, "LABEL"], ...]}
 //                  offsets in UTF-16 code units (Java's), adjacent tokens of one label within
 //                  a sentence merged into one span (the CoNLL model tags IO, not BIO)
-//   anything else -> 404 / 405; a body that is not valid UTF-8 -> 400
+//   anything else -> 404 / 405; a body that is not valid UTF-8 -> 400; a text the pipeline
+//   fails on (out of memory included) -> 500 with the error
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -73,7 +74,11 @@ public class NerServer {
         CoreDocument document = new CoreDocument(text);
         pipeline.annotate(document);
         reply(exchange, 200, "application/json", head + spans(document.sentences()));
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+        // One text's failure, OutOfMemoryError included (its allocations are the request's
+        // own, freed with it): answered, so the client need not wait for its timeout.
+        System.err.println("NerServer: failed on a text of " + exchange.getRequestHeaders()
+            .getFirst("Content-Length") + " bytes: " + e);
         reply(exchange, 500, "text/plain", e.toString());
       }
     });

@@ -97,6 +97,27 @@ def test_offsets_survive_characters_java_counts_twice(stage: EntitiesStage) -> N
     assert {"Lionel Messi", "Kylian Mbappe", "Paris"} <= surfaces
 
 
+def test_a_text_that_breaks_the_model_is_answered_and_the_server_stays_up(
+        base_settings: Settings, stage: EntitiesStage) -> None:
+    url = base_settings.corenlp_url.rstrip("/")
+    # One 30,000-character "word" exhausts the CRF's heap: the server says so at once.
+    broken = httpx.post(f"{url}/ner", content=b"x" * 30_000, timeout=60)
+    assert broken.status_code == 500 and "OutOfMemoryError" in broken.text
+    assert httpx.get(f"{url}/ready").text == "ready"
+    # The stage never sends such a run (blanked, offsets kept): the names around it are found.
+    body = f"Angela Merkel met {'x' * 30_000} Emmanuel Macron in Paris."
+    [article] = run(stage, [deduped("blob", body)])
+    assert {"Angela Merkel", "Emmanuel Macron"} <= set(article.persons)
+
+
+def test_no_answer_while_the_server_is_up_is_the_texts_fault(base_settings: Settings) -> None:
+    # Dead-lettered (CoreNlpError), not retried for ever as an outage (TransientError).
+    slow = CoreNlpClient(base_settings.corenlp_url, timeout=0.2)
+    long_text = "Angela Merkel visited Oslo and Bergen on Monday. " * 4000
+    with pytest.raises(CoreNlpError, match="no answer"):
+        slow.spans([long_text])
+
+
 def test_server_contract(base_settings: Settings) -> None:
     url = base_settings.corenlp_url.rstrip("/")
     answer = httpx.post(f"{url}/ner", content=b"Angela Merkel visited Oslo.").json()

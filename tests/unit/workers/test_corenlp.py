@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 import spacy
@@ -79,6 +80,34 @@ def test_component_snaps_spans_to_spacy_tokens_and_drops_overlaps() -> None:
     ]
     assert docs[1].ents == ()
     assert client.calls == [2]  # one batch, one call
+
+
+class EchoingServer(CoreNlpClient):
+    """Stands in for the server's HTTP answer: names every "Ada Lovelace" in what it was sent,
+    in UTF-16 offsets as the server does, and keeps what it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__("http://127.0.0.1:1")
+        self.sent: list[str] = []
+
+    def annotate(self, text: str) -> dict[str, Any]:
+        self.sent.append(text)
+        at = text.index("Ada Lovelace")
+        begin = len(text[:at].encode("utf-16-le")) // 2
+        return {"spans": [[begin, begin + 12, "PERSON"]]}
+
+
+def test_overlong_runs_are_sent_as_spaces_and_offsets_still_hold() -> None:
+    # A blob of 16,000 characters without a space exhausted the server's heap; here one with
+    # emoji in it, which count twice in Java before blanking and once after.
+    blob = "\U0001f600" * 50 + "x" * 16_000
+    text = f"{blob} said Ada Lovelace, see https://example.org/{'a' * 120} for more."
+    client = EchoingServer()
+    [found] = client.spans([text])
+    assert [text[s:e] for s, e, _ in found] == ["Ada Lovelace"]
+    [sent] = client.sent
+    assert len(sent) == len(text) and max(map(len, sent.split())) < 100
+    assert "Ada Lovelace" in sent and "https://example.org/" not in sent
 
 
 def _closed_port() -> int:

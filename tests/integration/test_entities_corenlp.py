@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from newsflow.config import Settings
-from newsflow.seeds import SeedError, seed_article
-from schemas.articles import DedupedArticle, EnrichedArticle, RawArticle
-from workers.clean import CleanStage
+from schemas.articles import DedupedArticle, EnrichedArticle
+from tests.seed import deduped_seed
 from workers.corenlp import CoreNlpClient, CoreNlpError
 from workers.entities import EntitiesStage, build
 from workers.stage import Emit, StageContext
@@ -50,15 +49,7 @@ def run(stage: EntitiesStage, articles: list[DedupedArticle]) -> list[EnrichedAr
 
 
 def test_seed_article(stage: EntitiesStage, base_settings: Settings) -> None:
-    shared = ROOT / base_settings.shared_dir
-    try:
-        raw = RawArticle.model_validate(seed_article(shared))
-    except SeedError:
-        pytest.fail(f"the seed article needs the shared data (NEWSFLOW_SHARED_DIR): {shared}")
-    [cleaned] = CleanStage(min_words=20).process([raw])
-    assert isinstance(cleaned, Emit)
-    fields = cleaned.article.model_dump()
-    [article] = run(stage, [DedupedArticle(**fields, cluster_id="c", text_hash="h")])
+    [article] = run(stage, [deduped_seed(ROOT / base_settings.shared_dir)])
 
     assert article.entities_model == MODEL
     assert {"Qasim al-Araji", "Bashar Assad", "Ahmed al-Sharaa"} <= set(article.persons)

@@ -13,10 +13,9 @@ import pytest
 from spacy.tokens import Doc
 
 from newsflow.config import Settings
-from newsflow.seeds import SeedError, seed_article
-from schemas.articles import DedupedArticle, EnrichedArticle, Entity, Mention, RawArticle
+from schemas.articles import DedupedArticle, EnrichedArticle, Entity, Mention
+from tests.seed import deduped_seed
 from workers import entities as entities_module
-from workers.clean import CleanStage
 from workers.entities import (
     NAME,
     VERSION,
@@ -196,15 +195,7 @@ def test_only_what_ner_needs_is_loaded(stage: EntitiesStage) -> None:
 
 
 def test_seed_article(stage: EntitiesStage) -> None:
-    shared = ROOT / Settings().shared_dir
-    try:
-        raw = RawArticle.model_validate(seed_article(shared))
-    except SeedError:
-        pytest.fail(f"the seed article needs the shared data (NEWSFLOW_SHARED_DIR): {shared}")
-    [cleaned] = CleanStage(min_words=20).process([raw])
-    assert isinstance(cleaned, Emit)
-    fields = cleaned.article.model_dump()
-    article = enriched(stage.process([DedupedArticle(**fields, cluster_id="c", text_hash="h")])[0])
+    article = enriched(stage.process([deduped_seed(ROOT / Settings().shared_dir)])[0])
 
     assert {"Qasim al-Araji", "Bashar Assad", "Ahmed al-Sharaa"} <= set(article.persons)
     assert "Assad" not in article.persons and "Al-Araji" not in article.persons

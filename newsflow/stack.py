@@ -317,8 +317,7 @@ def _prefect_healthy(settings: Settings) -> bool:
 
 
 def _corenlp_healthy(settings: Settings) -> bool:
-    # The server answers /ready once its HTTP handlers are up (models load on first use or
-    # at -preload, before it listens).
+    # NerServer loads its model before it listens: /ready answering means it can tag.
     try:
         with _HTTP.open(settings.corenlp_url.rstrip("/") + "/ready", timeout=3) as response:
             return response.status == 200

@@ -12,9 +12,11 @@ import pytest
 from newsflow.config import Settings
 from schemas.articles import DedupedArticle, EnrichedArticle
 from tests.seed import deduped_seed
-from workers.corenlp import CoreNlpClient, CoreNlpError
+from workers.corenlp import COMPONENT, CoreNlpClient, CoreNlpError, CoreNlpNer
 from workers.entities import EntitiesStage, build
+from workers.runtime import BatchProcessor, Message
 from workers.stage import Emit, StageContext
+from workers.topology import STAGES
 
 pytestmark = pytest.mark.integration
 
@@ -107,6 +109,29 @@ def test_no_answer_while_the_server_is_up_is_the_texts_fault(base_settings: Sett
     long_text = "Angela Merkel visited Oslo and Bergen on Monday. " * 4000
     with pytest.raises(CoreNlpError, match="no answer"):
         slow.spans([long_text])
+
+
+def test_a_text_the_server_cannot_answer_is_dead_lettered_with_its_reason(
+        base_settings: Settings) -> None:
+    """Through the worker's own decode/validate/process: the article the server gives no
+    answer for goes to the dead letters with the reason, the other one through."""
+    stage = build(base_settings, StageContext(offline=True))
+    try:
+        assert stage.nlp is not None
+        component = stage.nlp.get_pipe(COMPONENT)
+        assert isinstance(component, CoreNlpNer)
+        component.client.timeout = 0.5  # stands in for a text that takes over a minute
+        slow = deduped("slow", "Angela Merkel visited Oslo and Bergen on Monday. " * 4000)
+        fine = deduped("fine", "Angela Merkel visited Oslo.")
+        results = BatchProcessor(STAGES["entities"], stage, base_settings.max_message_bytes).run(
+            [Message(a.model_dump_json().encode(), offset=n) for n, a in enumerate([slow, fine])]
+        )
+    finally:
+        stage.close()
+    by_id = {r.article_id: r for r in results}
+    assert by_id["slow"].kind == "dead"
+    assert "CoreNLP gave no answer" in (by_id["slow"].error or "")
+    assert by_id["fine"].kind == "emitted"
 
 
 def test_server_contract(base_settings: Settings) -> None:

@@ -78,6 +78,7 @@ __all__ = [
     "SERVICES",
     "ServiceStatus",
     "StackError",
+    "corenlp_ready",
     "down",
     "ensure_artifacts",
     "find_java_home",
@@ -316,10 +317,11 @@ def _prefect_healthy(settings: Settings) -> bool:
     return _get_json(settings.prefect_api_url.rstrip("/") + "/health") is True
 
 
-def _corenlp_healthy(settings: Settings) -> bool:
-    # NerServer loads its model before it listens: /ready answering means it can tag.
+def corenlp_ready(url: str) -> bool:
+    """The CoreNLP server at ``url`` answers ``/ready``. NerServer loads its model before it
+    listens, so an answer means it can tag (the entities stage asks this too)."""
     try:
-        with _HTTP.open(settings.corenlp_url.rstrip("/") + "/ready", timeout=3) as response:
+        with _HTTP.open(url.rstrip("/") + "/ready", timeout=3) as response:
             return response.status == 200
     except (OSError, ValueError):
         return False
@@ -333,7 +335,7 @@ def healthy(settings: Settings, service: str) -> bool:
     if service == "elasticsearch":
         return _es_healthy(settings)
     if service == "corenlp":
-        return _corenlp_healthy(settings)
+        return corenlp_ready(settings.corenlp_url)
     return _prefect_healthy(settings)
 
 

@@ -36,6 +36,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from newsflow.stack import corenlp_ready
 from workers.stage import TransientError
 
 COMPONENT = "corenlp_ner"
@@ -115,7 +116,7 @@ class CoreNlpClient:
             raise CoreNlpError(f"CoreNLP refused a text: HTTP {error.code} {detail}") from None
         except (TimeoutError, urllib.error.URLError, ConnectionError) as error:
             reason = getattr(error, "reason", error)
-            if isinstance(reason, TimeoutError) and self.ready():
+            if isinstance(reason, TimeoutError) and corenlp_ready(self.url):
                 # Up, and still no answer for this text: the text's fault, not an outage.
                 raise CoreNlpError(
                     f"CoreNLP gave no answer for a text of {len(text)} characters within "
@@ -127,13 +128,6 @@ class CoreNlpClient:
             ) from None
         self.model = answer.get("model", self.model)
         return answer
-
-    def ready(self) -> bool:
-        try:
-            with _HTTP.open(f"{self.url.rstrip('/')}/ready", timeout=3) as response:
-                return response.status == 200
-        except (OSError, ValueError):
-            return False
 
     def spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
         # Blanking keeps every code point's place, so offsets into the text sent (its UTF-16

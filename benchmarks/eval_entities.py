@@ -183,13 +183,12 @@ def conll_layout(
         tokens = [m.span() for m in _CONLL_TOKEN.finditer(text)
                   if not any(a <= m.start() < b for a, b in skip)]
         lines: list[str] = []
-        where: dict[int, tuple[int, int]] = {}  # old token start -> new (start, end)
+        starts: dict[int, int] = {}  # old token start -> new start
         ends: dict[int, int] = {}  # old token end -> new end
         line: list[str] = []
         pos = 0
         for i, (a, b) in enumerate(tokens):
-            where[a] = (pos, pos + b - a)
-            ends[b] = pos + b - a
+            starts[a], ends[b] = pos, pos + b - a
             line.append(text[a:b])
             pos += b - a + 1
             nxt = tokens[i + 1][0] if i + 1 < len(tokens) else None
@@ -204,7 +203,7 @@ def conll_layout(
         for start, end, type_, name in gold:
             inside = [(a, b) for a, b in tokens if start <= a and b <= end]
             if inside:
-                spans.append((where[inside[0][0]][0], ends[inside[-1][1]], type_, name))
+                spans.append((starts[inside[0][0]], ends[inside[-1][1]], type_, name))
         out.append((id_, "\n".join(lines), spans))
     return out
 

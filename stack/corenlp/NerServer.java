@@ -13,8 +13,16 @@
 //   POST /ner    (body: UTF-8 text) -> 200 {"model": MODEL, "spans": [[begin, end, "LABEL"], ...]}
 //                  offsets in UTF-16 code units (Java's), adjacent tokens of one label within
 //                  a sentence merged into one span (the CoNLL model tags IO, not BIO)
-//   anything else -> 404 / 405; a body that is not valid UTF-8 -> 400; a text the pipeline
-//   fails on (out of memory included) -> 500 with the error
+//   anything else -> 404 / 405; a body that is not valid UTF-8 -> 400; a text longer than
+//   MAX_CHARS -> 413 (the client sends long texts in pieces); a text the pipeline fails on
+//   -> 500 with the error
+//
+// Guards against running out of heap, found by testing: the CRF's features of one token grow
+// with the square of its length (one 30,000-character "word" filled a 512 MB heap), and a JVM
+// that has run out of heap once may fail the next requests too, or drop one unanswered. So
+// runs of 100 or more non-space characters (a pasted blob, a long URL: never a name) are
+// tagged as spaces, one space per UTF-16 unit so that offsets hold, and a request holds at
+// most MAX_CHARS characters (about 100 MB of heap while it is tagged).
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -33,8 +41,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.Executors;
+import java.util.regex.Pattern;
 
 public class NerServer {
+  static final int MAX_CHARS = 100_000;
+  static final Pattern LONG_RUN = Pattern.compile("\\S{100,}");
+
   public static void main(String[] args) throws Exception {
     if (args.length != 4) {
       System.err.println("usage: NerServer HOST PORT MODEL THREADS");
@@ -71,15 +83,22 @@ public class NerServer {
           reply(exchange, 400, "text/plain", "the body is not UTF-8");
           return;
         }
+        if (text.length() > MAX_CHARS) {
+          reply(exchange, 413, "text/plain", "a text of " + text.length()
+              + " UTF-16 units is over " + MAX_CHARS + ": send it in pieces");
+          return;
+        }
+        text = LONG_RUN.matcher(text).replaceAll(run -> " ".repeat(run.group().length()));
         CoreDocument document = new CoreDocument(text);
         pipeline.annotate(document);
         reply(exchange, 200, "application/json", head + spans(document.sentences()));
-      } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
-        // One text's failure, OutOfMemoryError included (its allocations are the request's
-        // own, freed with it): answered, so the client need not wait for its timeout.
+      } catch (RuntimeException | Error e) {
+        // Answered, so the client need not wait for its timeout to learn the text failed.
         System.err.println("NerServer: failed on a text of " + exchange.getRequestHeaders()
             .getFirst("Content-Length") + " bytes: " + e);
         reply(exchange, 500, "text/plain", e.toString());
+      } finally {
+        exchange.close(); // even if the answer itself failed: the client sees a closed socket
       }
     });
     server.setExecutor(Executors.newFixedThreadPool(Integer.parseInt(args[3])));

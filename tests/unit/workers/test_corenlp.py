@@ -1,9 +1,11 @@
 """The CoreNLP component's own logic, without a server: the server's spans into spaCy's
-``doc.ents``, offsets from UTF-16 to code points, labels, and what an outage raises.
+``doc.ents``, offsets from UTF-16 to code points, labels, long texts in pieces, and what an
+outage raises.
 The server itself is exercised in tests/integration/test_entities_corenlp.py."""
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Sequence
 from typing import Any
@@ -11,7 +13,14 @@ from typing import Any
 import pytest
 import spacy
 
-from workers.corenlp import CoreNlpClient, CoreNlpNer, model_name, spans
+from workers.corenlp import (
+    MAX_REQUEST_CHARS,
+    CoreNlpClient,
+    CoreNlpNer,
+    model_name,
+    pieces,
+    spans,
+)
 from workers.stage import TransientError
 
 
@@ -87,27 +96,42 @@ class EchoingServer(CoreNlpClient):
     in UTF-16 offsets as the server does, and keeps what it was sent."""
 
     def __init__(self) -> None:
-        super().__init__("http://127.0.0.1:1")
+        super().__init__("http://127.0.0.1:1", concurrency=1)
         self.sent: list[str] = []
 
     def annotate(self, text: str) -> dict[str, Any]:
         self.sent.append(text)
-        at = text.index("Ada Lovelace")
-        begin = len(text[:at].encode("utf-16-le")) // 2
-        return {"spans": [[begin, begin + 12, "PERSON"]]}
+        found = []
+        for match in re.finditer("Ada Lovelace", text):
+            begin = len(text[: match.start()].encode("utf-16-le")) // 2
+            found.append([begin, begin + 12, "PERSON"])
+        return {"spans": found}
 
 
-def test_overlong_runs_are_sent_as_spaces_and_offsets_still_hold() -> None:
-    # A blob of 16,000 characters without a space exhausted the server's heap; here one with
-    # emoji in it, which count twice in Java before blanking and once after.
-    blob = "\U0001f600" * 50 + "x" * 16_000
-    text = f"{blob} said Ada Lovelace, see https://example.org/{'a' * 120} for more."
+def test_pieces_cover_the_text_cut_at_line_breaks_then_sentences_then_spaces() -> None:
+    paragraph = "Ada Lovelace wrote notes. " * 30 + "\n"  # 781 characters
+    text = paragraph * 10
+    cut = pieces(text, 2_000)
+    assert "".join(p for _, p in cut) == text
+    assert [at for at, _ in cut] == [0, 1562, 3124, 4686, 6248]
+    assert all(p.endswith("\n") for _, p in cut)  # two paragraphs a piece, cut after each pair
+    one_line = paragraph.strip() * 10
+    assert all(p.endswith(". ") and len(p) <= 2_000 for _, p in pieces(one_line, 2_000)[:-1])
+    no_space = "x" * 5_000
+    assert [len(p) for _, p in pieces(no_space, 2_000)] == [2_000, 2_000, 1_000]
+    assert pieces("short", 2_000) == [(0, "short")]
+
+
+def test_a_long_text_is_sent_in_pieces_and_offsets_still_hold() -> None:
+    # Emoji count twice in Java's offsets: each piece's are mapped on the piece itself.
+    paragraph = "\U0001f600 Fans cheered as Ada Lovelace spoke. " * 200 + "\n"
+    text = paragraph * 3
     client = EchoingServer()
     [found] = client.spans([text])
-    assert [text[s:e] for s, e, _ in found] == ["Ada Lovelace"]
-    [sent] = client.sent
-    assert len(sent) == len(text) and max(map(len, sent.split())) < 100
-    assert "Ada Lovelace" in sent and "https://example.org/" not in sent
+    assert len(client.sent) > 1 and all(len(p) <= MAX_REQUEST_CHARS for p in client.sent)
+    assert [(s, e) for s, e, _ in found] == [
+        (m.start(), m.end()) for m in re.finditer("Ada Lovelace", text)
+    ]
 
 
 def _closed_port() -> int:

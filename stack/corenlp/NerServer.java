@@ -22,7 +22,7 @@
 // that has run out of heap once may fail the next requests too, or drop one unanswered. So
 // runs of 100 or more non-space characters (a pasted blob, a long URL: never a name) are
 // tagged as spaces, one space per UTF-16 unit so that offsets hold, and a request holds at
-// most MAX_CHARS characters (about 100 MB of heap while it is tagged).
+// most MAX_CHARS characters (two news texts of 200,000 were tagged at once within 512 MB).
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;

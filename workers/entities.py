@@ -794,7 +794,8 @@ class EntitiesStage:
         for lang, texts in todo.items():
             nlp = self.nlp if lang == "en" else self.others[lang]
             assert nlp is not None
-            for key, doc in zip(texts, nlp.pipe(texts.values()), strict=True):
+            docs = (corenlp.make_doc(nlp, text) for text in texts.values())
+            for key, doc in zip(texts, nlp.pipe(docs), strict=True):
                 found[key] = self.entities(doc)
                 self._remember(key, found[key])
         outcomes: list[Outcome] = []
@@ -835,7 +836,7 @@ class EntitiesStage:
     def entities(self, doc: Doc) -> list[Entity]:
         """Entities of ``doc`` (its text is the re-cased body: same offsets, names as written)."""
         groups: dict[str, list[_Mention]] = {}
-        text = doc.text
+        text = corenlp.text_of(doc)
         # Result lines are read by rule, not by the model, which reads their scores into the
         # names there ("Barcelona 3 Real Madrid 1" as one organisation).
         results = score_lines(text)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import spacy
 
+from workers import corenlp
 from workers.corenlp import (
     MAX_REQUEST_CHARS,
     CoreNlpClient,
@@ -144,3 +145,11 @@ def test_an_unreachable_server_is_transient_with_a_hint() -> None:
     client = CoreNlpClient(f"http://127.0.0.1:{_closed_port()}", timeout=5)
     with pytest.raises(TransientError, match=r"unreachable.*newsflow stack up.*NER_BACKEND=spacy"):
         client.spans(["Lionel Messi scored."])
+
+
+def test_a_doc_keeps_the_text_it_was_made_from() -> None:
+    nlp = spacy.blank("en")
+    text = "Ada Lovelace  wrote\nnotes. \U0001f600"
+    doc = corenlp.make_doc(nlp, text)
+    assert corenlp.text_of(doc) == text == doc.text
+    assert corenlp.text_of(nlp("Made elsewhere.")) == "Made elsewhere."  # falls back to doc.text

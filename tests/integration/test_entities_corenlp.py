@@ -163,6 +163,8 @@ def test_server_contract(base_settings: Settings) -> None:
     assert httpx.get(f"{url}/ner").status_code == 405
     too_long = httpx.post(f"{url}/ner", content=b"a " * 50_001, timeout=60)
     assert too_long.status_code == 413 and "send it in pieces" in too_long.text
+    with pytest.raises(CoreNlpError, match="HTTP 413"):  # a client that does not cut its texts
+        CoreNlpClient(url, max_chars=200_000).spans(["a " * 50_001])
     # A refusal that is not an outage is the text's fault: the article is dead-lettered.
     with pytest.raises(CoreNlpError, match="HTTP 404"):
         CoreNlpClient(f"{url}/no-such-path").spans(["Angela Merkel visited Oslo."])

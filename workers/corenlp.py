@@ -24,10 +24,11 @@ re-run then dead-letters only the article that causes it.
 
 from __future__ import annotations
 
+import http.client
 import json
+import queue
 import re
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
@@ -50,10 +51,10 @@ LABELS: dict[str, str] = {
 }
 # Statuses that mean "the server is busy or going away", not "this text is bad".
 _RETRYABLE = {408, 429, 502, 503, 504}
-_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
 # A news article is rarely longer; the server tags a piece this long in about 0.3 s.
 MAX_REQUEST_CHARS = 20_000
 # Where to cut a piece, best first: a line break, then a sentence end, then any space.
+_HEADERS = {"Content-Type": "text/plain; charset=utf-8"}
 _CUTS = (re.compile(r"\n"), re.compile(r"[.!?]\s"), re.compile(r"\s"))
 _TEXT = "newsflow.text"  # Doc.user_data key of the text a Doc was made from
 
@@ -135,44 +136,90 @@ class CoreNlpClient:
         concurrency: int = 2,
         max_chars: int = MAX_REQUEST_CHARS,
     ) -> None:
-        self.endpoint = f"{url.rstrip('/')}/ner"
         self.url = url
+        parts = urllib.parse.urlsplit(url)
+        # Loopback, never through a proxy: so no proxy handling at all.
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._path = f"{parts.path.rstrip('/')}/ner"
+        self._idle: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
+        self.connections_made = 0  # for tests: requests share kept-alive connections
         self.model: str | None = None  # the model the server says it ran, once it has answered
         self.timeout = timeout
         self.concurrency = concurrency
         self.max_chars = max_chars  # of one request
 
     def annotate(self, text: str) -> dict[str, Any]:
-        request = urllib.request.Request(
-            self.endpoint,
-            # A lone surrogate (no JSON parse lets one in, but a str may hold one) becomes "?":
-            # one code unit either way, so offsets hold.
-            data=text.encode("utf-8", "replace"),
-            method="POST",
-            headers={"Content-Type": "text/plain; charset=utf-8"},
-        )
+        # A lone surrogate (no JSON parse lets one in, but a str may hold one) becomes "?": one
+        # code unit either way, so offsets hold.
+        body = text.encode("utf-8", "replace")
         try:
-            with _HTTP.open(request, timeout=self.timeout) as response:
-                answer: dict[str, Any] = json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            detail = error.read(300).decode("utf-8", "replace").strip()
-            if error.code in _RETRYABLE:
-                raise TransientError(f"CoreNLP at {self.url}: HTTP {error.code} {detail}") from None
-            raise CoreNlpError(f"CoreNLP refused a text: HTTP {error.code} {detail}") from None
-        except (TimeoutError, urllib.error.URLError, ConnectionError) as error:
-            reason = getattr(error, "reason", error)
-            if isinstance(reason, TimeoutError) and corenlp_ready(self.url):
+            status, data = self._post(body)
+        except TimeoutError:
+            if corenlp_ready(self.url):
                 # Up, and still no answer for this text: the text's fault, not an outage.
                 raise CoreNlpError(
                     f"CoreNLP gave no answer for a text of {len(text)} characters within "
                     f"{self.timeout:g} s"
                 ) from None
-            raise TransientError(
-                f"CoreNLP unreachable at {self.url}: {reason} (`newsflow stack up` starts it; "
-                "NEWSFLOW_NER_BACKEND=spacy runs English NER without it)"
-            ) from None
+            raise self._unreachable("no answer, and /ready does not answer either") from None
+        except (OSError, http.client.HTTPException) as error:
+            raise self._unreachable(str(error) or type(error).__name__) from None
+        if status >= 300:
+            detail = data[:300].decode("utf-8", "replace").strip()
+            if status in _RETRYABLE:
+                raise TransientError(f"CoreNLP at {self.url}: HTTP {status} {detail}")
+            raise CoreNlpError(f"CoreNLP refused a text: HTTP {status} {detail}")
+        answer: dict[str, Any] = json.loads(data)
         self.model = answer.get("model", self.model)
         return answer
+
+    def _post(self, body: bytes) -> tuple[int, bytes]:
+        """POST ``body`` on a kept-alive connection: a new TCP connection per request was about
+        30% of the client threads' CPU (py-spy)."""
+        try:
+            kept = self._idle.get_nowait()
+        except queue.Empty:
+            return self._exchange(self._connect(), body)
+        try:
+            return self._exchange(kept, body)
+        except (ConnectionError, http.client.HTTPException):
+            # The server closes a connection idle for a while (30 s); that shows here, before
+            # any answer. Tagging is idempotent: send once more, on a new connection.
+            return self._exchange(self._connect(), body)
+
+    def _exchange(self, connection: http.client.HTTPConnection, body: bytes) -> tuple[int, bytes]:
+        connection.timeout = self.timeout  # it may have changed since the connection was made
+        if connection.sock is not None:
+            connection.sock.settimeout(self.timeout)
+        try:
+            connection.request("POST", self._path, body, _HEADERS)
+            response = connection.getresponse()
+            data = response.read()
+        except BaseException:
+            connection.close()  # after a timeout, the late answer would come on this socket
+            raise
+        if response.will_close:
+            connection.close()
+        else:
+            self._idle.put(connection)
+        return response.status, data
+
+    def _connect(self) -> http.client.HTTPConnection:
+        self.connections_made += 1
+        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+
+    def _unreachable(self, reason: str) -> TransientError:
+        return TransientError(
+            f"CoreNLP unreachable at {self.url}: {reason} (`newsflow stack up` starts it; "
+            "NEWSFLOW_NER_BACKEND=spacy runs English NER without it)"
+        )
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
 
     def spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
         # Every piece of every text in one pool: a long article does not hold up the batch.

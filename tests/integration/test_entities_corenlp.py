@@ -168,3 +168,14 @@ def test_server_contract(base_settings: Settings) -> None:
     # A refusal that is not an outage is the text's fault: the article is dead-lettered.
     with pytest.raises(CoreNlpError, match="HTTP 404"):
         CoreNlpClient(f"{url}/no-such-path").spans(["Angela Merkel visited Oslo."])
+
+
+def test_requests_share_kept_alive_connections(base_settings: Settings) -> None:
+    client = CoreNlpClient(base_settings.corenlp_url, concurrency=2)
+    texts = [f"Angela Merkel visited Oslo on day {n}." for n in range(20)]
+    try:
+        found = client.spans(texts) + client.spans(texts)
+    finally:
+        client.close()
+    assert found == [[(0, 13, "PERSON"), (22, 26, "GPE")]] * 40
+    assert client.connections_made <= 2  # one per thread, not one per request

@@ -5,8 +5,10 @@ The server itself is exercised in tests/integration/test_entities_corenlp.py."""
 
 from __future__ import annotations
 
+import http.server
 import re
 import socket
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -153,3 +155,42 @@ def test_a_doc_keeps_the_text_it_was_made_from() -> None:
     doc = corenlp.make_doc(nlp, text)
     assert corenlp.text_of(doc) == text == doc.text
     assert corenlp.text_of(nlp("Made elsewhere.")) == "Made elsewhere."  # falls back to doc.text
+
+
+class _ClosesEachConnection(http.server.BaseHTTPRequestHandler):
+    """Answers one request per connection, then closes it without saying so: what the server
+    does to a kept-alive connection left idle too long."""
+
+    protocol_version = "HTTP/1.1"
+    connections = 0
+
+    def setup(self) -> None:
+        super().setup()
+        type(self).connections += 1
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = b'{"spans": [[0, 3, "PERSON"]], "model": "m"}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_kept_connection_the_server_has_closed_is_replaced_and_the_text_resent() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ClosesEachConnection)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = CoreNlpClient(f"http://127.0.0.1:{server.server_address[1]}", concurrency=1)
+        found = client.spans(["Ada spoke.", "Ada wrote.", "Ada left."])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert found == [[(0, 3, "PERSON")]] * 3
+    # Each later text first went to the closed connection, then to a new one.
+    assert client.connections_made == _ClosesEachConnection.connections == 3
+    client.close()

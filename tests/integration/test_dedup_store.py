@@ -133,6 +133,9 @@ def test_state_index_is_created_with_the_explicit_mapping(es: Elasticsearch, ind
     assert mapping["properties"] == STATE_MAPPINGS["properties"]
     settings = es.indices.get_settings(index=index)[index]["settings"]["index"]
     assert settings["number_of_replicas"] == "0"
+    # Never searched, only read by real-time mget (the other tests here decide on writes no
+    # refresh made visible): no periodic refresh.
+    assert settings["refresh_interval"] == "-1"
 
 
 def test_elasticsearch_store_decides_like_the_memory_store(es: Elasticsearch, index: str) -> None:

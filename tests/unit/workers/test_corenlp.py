@@ -184,8 +184,8 @@ class _ClosesEachConnection(http.server.BaseHTTPRequestHandler):
 def test_a_kept_connection_the_server_has_closed_is_replaced_and_the_text_resent() -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ClosesEachConnection)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = CoreNlpClient(f"http://127.0.0.1:{server.server_address[1]}", concurrency=1)
     try:
-        client = CoreNlpClient(f"http://127.0.0.1:{server.server_address[1]}", concurrency=1)
         found = client.spans(["Ada spoke.", "Ada wrote.", "Ada left."])
     finally:
         server.shutdown()
@@ -193,4 +193,8 @@ def test_a_kept_connection_the_server_has_closed_is_replaced_and_the_text_resent
     assert found == [[(0, 3, "PERSON")]] * 3
     # Each later text first went to the closed connection, then to a new one.
     assert client.connections_made == _ClosesEachConnection.connections == 3
+    # The server gone: the kept connection fails, so does a new one: an outage, retried by the
+    # runtime, not the text's fault.
+    with pytest.raises(TransientError, match="unreachable"):
+        client.spans(["Ada returned."])
     client.close()

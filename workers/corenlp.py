@@ -183,8 +183,9 @@ class CoreNlpClient:
         try:
             return self._exchange(kept, body)
         except (ConnectionError, http.client.HTTPException):
-            # The server closes a connection idle for a while (30 s); that shows here, before
-            # any answer. Tagging is idempotent: send once more, on a new connection.
+            # The server closes a connection left idle (the JDK's HTTP server: after 30 s);
+            # that shows here, before any answer. Tagging is idempotent: send it once more, on
+            # a new connection.
             return self._exchange(self._connect(), body)
 
     def _exchange(self, connection: http.client.HTTPConnection, body: bytes) -> tuple[int, bytes]:

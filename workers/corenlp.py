@@ -183,7 +183,7 @@ class CoreNlpClient:
         try:
             return self._exchange(kept, body)
         except (ConnectionError, http.client.HTTPException):
-            # The server closes a connection left idle (the JDK's HTTP server: after 30 s);
+            # The server closes a connection left idle (the JDK's HTTP server: after 30-45 s);
             # that shows here, before any answer. Tagging is idempotent: send it once more, on
             # a new connection.
             return self._exchange(self._connect(), body)

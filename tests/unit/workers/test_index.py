@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from newsflow.elastic import index_definition
-from schemas.articles import EnrichedArticle, IndexDocument
+from schemas.articles import EnrichedArticle, Entity, IndexDocument, Mention
 from workers.index import IndexStage
 from workers.stage import Emit
 
@@ -29,3 +29,22 @@ def test_index_stage_shapes_the_document_and_records_its_version():
     assert doc.id == "abc" and doc.persons == ["Ada Lovelace"] and doc.metadata == {"k": "v"}
     assert doc.versions == {"clean": "1", "index": "1.0.0"}
     assert doc.indexed_at <= datetime.now(UTC)
+
+
+def test_the_document_carries_every_field_of_the_article_it_shares_entities_included():
+    # Every document field but the index's own comes from the article, so none is left out.
+    assert set(IndexDocument.model_fields) - {"indexed_at"} <= set(EnrichedArticle.model_fields)
+    article = EnrichedArticle(
+        id="abc", url="https://e.com/1", canonical_url="https://e.com/1", source="e.com",
+        title="T", body="Ada Lovelace wrote.", word_count=3, cluster_id="c1", text_hash="h",
+        is_duplicate=True, duplicate_of="x", similarity=0.9, language="en",
+        published_at=datetime(2025, 1, 2, tzinfo=UTC),
+        entities=[Entity(name="Ada Lovelace", type="person", count=1,
+                         mentions=[Mention(start=0, end=12)])],
+        persons=["Ada Lovelace"], entities_model="corenlp",
+    )
+    [outcome] = IndexStage().process([article])
+    assert isinstance(outcome, Emit)
+    shared = set(IndexDocument.model_fields) - {"indexed_at", "versions"}
+    assert outcome.article.model_dump(include=shared) == article.model_dump(include=shared)
+    assert outcome.article.entities[0].mentions == [Mention(start=0, end=12)]

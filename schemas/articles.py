@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -23,6 +24,7 @@ _TRACKING_PREFIXES = ("utm_", "mc_", "pk_")
 _TRACKING_PARAMS = {"fbclid", "gclid", "dclid", "msclkid", "igshid", "ref", "ref_src", "cmpid"}
 
 
+@lru_cache(maxsize=4096)  # asked up to four times per article (id, canonical, source, runtime)
 def canonical_url(url: str) -> str:
     """Normalise a URL so that one page has one spelling.
 

@@ -23,6 +23,7 @@ from workers.dedup import (
     choose_rows,
     exact_jaccard,
     jaccard,
+    shingles,
     tokens,
 )
 from workers.stage import Emit, Skip, StageContext
@@ -285,6 +286,17 @@ def test_body_without_words_is_skipped() -> None:
     )
     assert isinstance(outcomes[0], Emit)
     assert isinstance(outcomes[1], Skip) and outcomes[1].reason == "no-words"
+
+
+@pytest.mark.parametrize("text", [
+    BRIDGE, "Zürich's café reopens: the façade of Müller & Söhne, after 9 months", "one",
+    "two words", "a b c d e f g h i", "a b c d e f g h i j", "", "x y z x y z x y z x y z"])
+def test_shingles_are_the_words_joined_by_spaces(text: str) -> None:
+    # Stored shingle hashes must not change: ASCII texts take a faster path to the same bytes.
+    words = tokens(text)
+    size = 5 if len(words) >= 10 else min(2, len(words))
+    expected = {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)}
+    assert shingles(words) == expected
 
 
 def test_short_texts_use_smaller_shingles() -> None:

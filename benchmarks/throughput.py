@@ -10,7 +10,10 @@ One run, all on this machine:
    indexed count are sampled every second.
 2. the processing limit: the same stage functions chained in-process, one process per core,
    no Kafka, no Elasticsearch (dedup state in memory); English NER, by default, is the stack's
-   CoreNLP server, as for the workers (its CPU is in the machine's two cores all the same);
+   CoreNLP server, as for the workers (its CPU is in the machine's two cores all the same).
+   Measured just before and just after step 1, and the two averaged: this machine's speed
+   drifts by up to a sixth within minutes, and a limit measured once, minutes away from the
+   run it is compared with, moved the ratio by as much (``--limit-runs 1``: after only);
 3. the indexing limit: the final documents bulk-indexed straight into Elasticsearch;
 4. a naive baseline: one process, one article at a time, one index request per article
    (dedup state in Elasticsearch, as in the workers).
@@ -335,6 +338,9 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=1000, help="articles for the naive baseline")
     parser.add_argument("--entities", choices=["both", "on", "off"], default="both",
                         help="runs with entity extraction on, off, or both (default)")
+    parser.add_argument("--limit-runs", type=int, choices=[1, 2], default=2,
+                        help="measure the processing limit before and after the end-to-end "
+                        "run and average the two (2, default), or only after it (1)")
     args = parser.parse_args()
 
     run = time.strftime("%Y%m%d-%H%M%S")
@@ -353,11 +359,17 @@ def main() -> None:
     for entities in passes:
         label = "entities on" if entities else "entities off"
         s = settings.model_copy(update={"entities_enabled": entities})
+        proc_rates = []
+        if args.limit_runs == 2:
+            print(f"-- {label}: processing limit, before ({cores} processes)")
+            proc_rates.append(processing_limit(s, messages, cores)[0])
         print(f"-- {label}: end to end")
         e2e = run_end_to_end(s, messages, replicas, entities, out)
         runs[label] = e2e
-        print(f"-- {label}: processing limit ({cores} processes)")
-        proc_rate, docs = processing_limit(s, messages, cores)
+        print(f"-- {label}: processing limit, after ({cores} processes)")
+        rate, docs = processing_limit(s, messages, cores)
+        proc_rates.append(rate)
+        proc_rate = sum(proc_rates) / len(proc_rates)
         print(f"-- {label}: indexing limit")
         index_rate = indexing_limit(es, s, docs)
         print(f"-- {label}: naive baseline ({args.naive} articles)")
@@ -365,7 +377,8 @@ def main() -> None:
         slower = min(proc_rate, index_rate)
         results[label] = {
             "end_to_end": {k: v for k, v in asdict(e2e).items() if k != "samples"},
-            "processing_limit": proc_rate, "indexing_limit": index_rate,
+            "processing_limit": proc_rate, "processing_limit_runs": proc_rates,
+            "indexing_limit": index_rate,
             "naive_baseline": naive_rate,
             "ratio_to_slower_limit": e2e.rate / slower,
             "ratio_to_naive": e2e.rate / naive_rate,
@@ -375,13 +388,15 @@ def main() -> None:
     (out / "results.json").write_text(json.dumps(
         {**results, "samples": {k: [asdict(s) for s in v.samples] for k, v in runs.items()}},
         indent=2))
-    lines = ["| run | end to end /s | processing limit /s | indexing limit /s | naive /s | "
+    lines = ["| run | end to end /s | processing limit /s (runs) | indexing limit /s | naive /s | "
              "e2e ÷ slower limit | e2e ÷ naive | max worker RSS MiB |",
              "|---|---|---|---|---|---|---|---|"]
     for label in runs:
         r = results[label]
         rss = max(r["end_to_end"]["peak_rss_mib"].values())
+        runs_ = " / ".join(f"{x:.1f}" for x in r["processing_limit_runs"])
         lines.append(f"| {label} | {r['end_to_end']['rate']:.1f} | {r['processing_limit']:.1f} "
+                     f"({runs_}) "
                      f"| {r['indexing_limit']:.1f} | {r['naive_baseline']:.1f} | "
                      f"{r['ratio_to_slower_limit']:.2f} | {r['ratio_to_naive']:.1f} | {rss:.0f} |")
     for label in runs:

@@ -44,3 +44,24 @@ def test_published_at_must_be_iso_8601_with_zone():
     assert ok.published_at is not None and ok.published_at.year == 2025
     with pytest.raises(ValidationError):
         RawArticle.model_validate({"url": "u", "text": "x", "published_at": "yesterday"})
+
+
+def test_one_pass_json_validation_reads_every_wire_model_as_two_steps_do():
+    # The runtime validates with model_validate_json; the models must read a message exactly as
+    # json.loads + model_validate would (dates, nested entities, unknown fields to metadata).
+    import json
+
+    from schemas.articles import EnrichedArticle
+
+    raw = {"url": "https://www.example.com/a?utm_source=x", "title": "Café", "text": "Body",
+           "published_at": "2025-03-04T08:30:00+01:00", "feed": "rss", "metadata": {"k": [1]}}
+    enriched = {"id": "i", "url": "https://e.com/1", "canonical_url": "https://e.com/1",
+                "source": "e.com", "body": "Ada Lovelace wrote.", "word_count": 3,
+                "cluster_id": "c", "text_hash": "h", "similarity": 0.9, "is_duplicate": True,
+                "duplicate_kind": "near", "published_at": "2025-03-04T08:30:00Z",
+                "entities": [{"name": "Ada Lovelace", "type": "person", "count": 1,
+                              "mentions": [{"start": 0, "end": 12}]}],
+                "persons": ["Ada Lovelace"], "versions": {"clean": "1"}}
+    for model, data in ((RawArticle, raw), (EnrichedArticle, enriched)):
+        value = json.dumps(data, ensure_ascii=False).encode()
+        assert model.model_validate_json(value) == model.model_validate(json.loads(value))

@@ -45,7 +45,13 @@ from elasticsearch import Elasticsearch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.procstat import cpu_seconds, peak_rss_mib, service_pids  # noqa: E402
+from benchmarks.procstat import (  # noqa: E402
+    busy_fraction,
+    cpu_seconds,
+    machine_jiffies,
+    peak_rss_mib,
+    service_pids,
+)
 from newsflow import elastic, kafka_admin  # noqa: E402
 from newsflow.config import Settings, load_settings, settings_env  # noqa: E402
 from newsflow.publish import publish  # noqa: E402
@@ -107,6 +113,8 @@ class EndToEnd:
     es_millis: dict[str, dict[str, int]] = field(default_factory=dict)
     # The CoreNLP server's peak RSS (since it started; the entities workers' model runs there).
     corenlp_rss_mib: float | None = None
+    # Share of the machine's CPU in use during the run: near 1.0, the machine is the limit.
+    machine_busy: float | None = None
     samples: list[Sample] = field(default_factory=list)
 
 
@@ -137,6 +145,7 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
     offsets = kafka_admin.Offsets(settings)
     try:
         started = time.monotonic()
+        jiffies = machine_jiffies()
         publish(settings, messages)
         cpu_before["monitor"] = cpu_seconds(os.getpid())
         publish_cpu = cpu_before["monitor"] - publish_cpu
@@ -169,6 +178,7 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
             if now > 3600:
                 raise TimeoutError("not done after an hour")
         seconds = samples[-1].t
+        busy = busy_fraction(jiffies, machine_jiffies())
         print()
         rss = {name: peak_rss_mib(proc.pid) for name, proc in workers}
         pids = {**services, **{name: proc.pid for name, proc in workers}, "monitor": os.getpid()}
@@ -185,7 +195,7 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
         corenlp_rss = peak_rss_mib(services["corenlp"]) if "corenlp" in services else None
         return EndToEnd(total, seconds, total / seconds, indexed, side["dlq"], side["skipped"],
                         stage_rates, rss, cpu, es_millis=es_millis,
-                        corenlp_rss_mib=corenlp_rss, samples=samples)
+                        corenlp_rss_mib=corenlp_rss, machine_busy=busy, samples=samples)
     finally:
         offsets.close()
         for _, proc in workers:
@@ -245,14 +255,17 @@ def _chain(lines: list[bytes]) -> list[bytes]:
 
 
 def processing_limit(settings: Settings, messages: list[bytes], processes: int
-                     ) -> tuple[float, list[bytes]]:
+                     ) -> tuple[float, float, list[bytes]]:
+    """(articles per second, share of the machine's CPU in use meanwhile, final documents)."""
     shares = [messages[i::processes] for i in range(processes)]
     with mp.get_context("spawn").Pool(processes, _init, (settings.model_dump(),)) as pool:
         pool.map(_chain, [[m] for m in messages[:processes]], chunksize=1)  # wait for set-up
+        jiffies = machine_jiffies()
         started = time.perf_counter()
         docs = [d for part in pool.map(_chain, shares, chunksize=1) for d in part]
         seconds = time.perf_counter() - started
-    return len(messages) / seconds, docs
+        busy = busy_fraction(jiffies, machine_jiffies())
+    return len(messages) / seconds, busy, docs
 
 
 def indexing_limit(es: Elasticsearch, settings: Settings, docs: list[bytes]) -> float:
@@ -359,16 +372,19 @@ def main() -> None:
     for entities in passes:
         label = "entities on" if entities else "entities off"
         s = settings.model_copy(update={"entities_enabled": entities})
-        proc_rates = []
+        proc_rates, proc_busy = [], []
         if args.limit_runs == 2:
             print(f"-- {label}: processing limit, before ({cores} processes)")
-            proc_rates.append(processing_limit(s, messages, cores)[0])
+            rate, busy, _ = processing_limit(s, messages, cores)
+            proc_rates.append(rate)
+            proc_busy.append(busy)
         print(f"-- {label}: end to end")
         e2e = run_end_to_end(s, messages, replicas, entities, out)
         runs[label] = e2e
         print(f"-- {label}: processing limit, after ({cores} processes)")
-        rate, docs = processing_limit(s, messages, cores)
+        rate, busy, docs = processing_limit(s, messages, cores)
         proc_rates.append(rate)
+        proc_busy.append(busy)
         proc_rate = sum(proc_rates) / len(proc_rates)
         print(f"-- {label}: indexing limit")
         index_rate = indexing_limit(es, s, docs)
@@ -378,6 +394,7 @@ def main() -> None:
         results[label] = {
             "end_to_end": {k: v for k, v in asdict(e2e).items() if k != "samples"},
             "processing_limit": proc_rate, "processing_limit_runs": proc_rates,
+            "processing_limit_machine_busy": proc_busy,
             "indexing_limit": index_rate,
             "naive_baseline": naive_rate,
             "ratio_to_slower_limit": e2e.rate / slower,
@@ -410,7 +427,9 @@ def main() -> None:
             "; Elasticsearch ms per article " + "; ".join(
                 f"{index}: " + ", ".join(f"{k} {v / r['articles']:.2f}" for k, v in t.items()
                                          if k != "refreshes") + f" ({t['refreshes']} refreshes)"
-                for index, t in r["es_millis"].items()))
+                for index, t in r["es_millis"].items()) +
+            f"; machine busy: end to end {r['machine_busy']:.0%}, processing limit " +
+            " / ".join(f"{b:.0%}" for b in results[label]["processing_limit_machine_busy"]))
     (out / "results.md").write_text("\n".join(lines) + "\n")
     chart(out / "throughput.png", runs)
     print("\n".join(lines))

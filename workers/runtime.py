@@ -224,6 +224,25 @@ def _dead(message: Message, reason: str, exc: BaseException, aid: str | None = N
                   error_type=type(exc).__name__)
 
 
+def record_outcome(stage: str, topic: str, r: Result, counts: dict[str, int]) -> None:
+    """The one log line and the counters of a message's outcome (tallied in ``counts`` too)."""
+    counts[r.kind] = counts.get(r.kind, 0) + 1
+    MESSAGES.labels(stage, r.kind, r.reason or "").inc()
+    if r.kind == "emitted":
+        PROCESSED.labels(stage).inc()
+    elif r.kind == "skipped":
+        SKIPPED_TOTAL.labels(stage, r.reason or "").inc()
+    else:
+        DEAD.labels(stage, r.reason or "").inc()
+    extra = {"stage": stage, "topic": topic, "partition": r.message.partition,
+             "offset": r.message.offset, "article_id": r.article_id, "outcome": r.kind}
+    if r.kind == "emitted":
+        log.info("emitted", extra=extra)
+    else:
+        log.warning(r.kind, extra={**extra, "reason": r.reason, "error": r.error,
+                                   "attempts": r.attempts})
+
+
 # --- sinks: where emitted articles go ------------------------------------------------------
 
 
@@ -480,21 +499,7 @@ class Worker:
         return self.settings.topic(DLQ), m.key, m.value or b"", headers
 
     def _record(self, r: Result) -> None:
-        self.counts[r.kind] = self.counts.get(r.kind, 0) + 1
-        MESSAGES.labels(self.spec.name, r.kind, r.reason or "").inc()
-        if r.kind == "emitted":
-            PROCESSED.labels(self.spec.name).inc()
-        elif r.kind == "skipped":
-            SKIPPED_TOTAL.labels(self.spec.name, r.reason or "").inc()
-        else:
-            DEAD.labels(self.spec.name, r.reason or "").inc()
-        extra = {**self._where(), "partition": r.message.partition, "offset": r.message.offset,
-                 "article_id": r.article_id, "outcome": r.kind}
-        if r.kind == "emitted":
-            log.info("emitted", extra=extra)
-        else:
-            log.warning(r.kind, extra={**extra, "reason": r.reason, "error": r.error,
-                                       "attempts": r.attempts})
+        record_outcome(self.spec.name, self.spec.input_topic(self.settings), r, self.counts)
 
     def _where(self) -> dict[str, Any]:
         return {"stage": self.spec.name, "topic": self.spec.input_topic(self.settings)}

@@ -4,6 +4,7 @@ the stack's services found by their command lines."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 # A mark in each service's command line (the Elasticsearch launcher's has none of these).
@@ -53,3 +54,24 @@ def service_pids() -> dict[str, int]:
             if mark in cmdline and name not in found:
                 found[name] = int(entry.name)
     return found
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of a process's live threads, summed by thread name less a trailing number.
+
+    A JVM names its native threads after the Java ones, cut to 15 characters: its garbage
+    collector ("GC Thread#"), JIT compilers ("C2 CompilerThre") and VM thread stand apart from
+    the application's threads, whose names are cut to a common prefix (every Elasticsearch
+    thread is "elasticsearch[n"). Threads that have exited are not counted.
+    """
+    groups: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended in between
+            continue
+        key = re.sub(r"[#\-_ ]*\d+$", "", name) or "?"  # "GC Thread#0", "GC Thread#1": one
+        groups[key] = groups.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return groups

@@ -3,6 +3,9 @@
     python benchmarks/throughput.py [--data ../shared/data] [--limit N] [--replicas entities=2]
 
 One run, all on this machine:
+0. a warm-up: ``--warmup`` articles (default 10,000) under other URLs through the same pipeline
+   with entities off, not measured: Kafka's and Elasticsearch's JIT compilers otherwise spend,
+   during the first runs after ``newsflow stack up``, as much CPU as Elasticsearch's own work;
 1. end to end: N articles (default: the 19,043 Reuters NORM records and the 2,225 BBC articles,
    each under a fresh URL) published to a fresh ``<run>.raw``; real worker processes (replicas
    as given) clean, dedup, enrich and index them; the clock runs from the first publish until
@@ -51,6 +54,7 @@ from benchmarks.procstat import (  # noqa: E402
     machine_jiffies,
     peak_rss_mib,
     service_pids,
+    thread_cpu,
 )
 from newsflow import elastic, kafka_admin  # noqa: E402
 from newsflow.config import Settings, load_settings, settings_env  # noqa: E402
@@ -115,6 +119,9 @@ class EndToEnd:
     corenlp_rss_mib: float | None = None
     # Share of the machine's CPU in use during the run: near 1.0, the machine is the limit.
     machine_busy: float | None = None
+    # CPU seconds of each JVM service's threads during the run, by thread name: its garbage
+    # collector and JIT compilers apart from its own work (see procstat.thread_cpu).
+    service_threads: dict[str, dict[str, float]] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
 
 
@@ -140,6 +147,8 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
     services = service_pids()
     cpu_before = {name: cpu_seconds(pid) for name, pid in services.items()}
     cpu_before.update({name: cpu_seconds(proc.pid) for name, proc in workers})
+    jvms = {name: pid for name, pid in services.items() if name != "prefect"}
+    threads_before = {name: thread_cpu(pid) for name, pid in jvms.items()}
     # This process publishes (standing in for the crawlers), then polls: both cost CPU too.
     publish_cpu = cpu_seconds(os.getpid())
     offsets = kafka_admin.Offsets(settings)
@@ -184,6 +193,11 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
         pids = {**services, **{name: proc.pid for name, proc in workers}, "monitor": os.getpid()}
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         cpu["publisher"] = publish_cpu
+        threads = {}
+        for name, pid in jvms.items():
+            after, before = thread_cpu(pid), threads_before[name]
+            threads[name] = {k: round(v - before.get(k, 0.0), 2) for k, v in
+                             sorted(after.items(), key=lambda kv: before.get(kv[0], 0.0) - kv[1])}
         es_millis = index_millis(es, {"documents": settings.es_alias,
                                       "dedup state": settings.dedup_index})
         stage_rates = {}
@@ -195,7 +209,8 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
         corenlp_rss = peak_rss_mib(services["corenlp"]) if "corenlp" in services else None
         return EndToEnd(total, seconds, total / seconds, indexed, side["dlq"], side["skipped"],
                         stage_rates, rss, cpu, es_millis=es_millis,
-                        corenlp_rss_mib=corenlp_rss, machine_busy=busy, samples=samples)
+                        corenlp_rss_mib=corenlp_rss, machine_busy=busy,
+                        service_threads=threads, samples=samples)
     finally:
         offsets.close()
         for _, proc in workers:
@@ -241,8 +256,10 @@ def _init(settings_data: dict[str, Any]) -> None:
     gc.freeze()  # as the workers do once set up (workers/runtime.py make_worker)
 
 
-def _chain(lines: list[bytes]) -> list[bytes]:
-    """Every stage in order, batch by batch, in this process, over one share of the articles."""
+def _chain(lines: list[bytes]) -> tuple[list[bytes], float]:
+    """Every stage in order, batch by batch, in this process, over one share of the articles;
+    with the CPU seconds this process used for it."""
+    cpu = time.process_time()
     out: list[bytes] = []
     for i in range(0, len(lines), _BATCH):
         batch = lines[i:i + _BATCH]
@@ -251,21 +268,34 @@ def _chain(lines: list[bytes]) -> list[bytes]:
             batch = [r.output.model_dump_json(exclude_none=True).encode()
                      for r in results if r.kind == "emitted" and r.output is not None]
         out += batch
-    return out
+    return out, time.process_time() - cpu
 
 
-def processing_limit(settings: Settings, messages: list[bytes], processes: int
-                     ) -> tuple[float, float, list[bytes]]:
-    """(articles per second, share of the machine's CPU in use meanwhile, final documents)."""
+@dataclass
+class Limit:
+    rate: float  # articles per second
+    busy: float  # share of the machine's CPU in use meanwhile
+    # CPU seconds: the chained stages ("stages", all processes) and each service meanwhile;
+    # the same accounting as the end-to-end run's, to set the two side by side.
+    cpu_seconds: dict[str, float]
+    docs: list[bytes]  # the final documents
+
+
+def processing_limit(settings: Settings, messages: list[bytes], processes: int) -> Limit:
     shares = [messages[i::processes] for i in range(processes)]
     with mp.get_context("spawn").Pool(processes, _init, (settings.model_dump(),)) as pool:
         pool.map(_chain, [[m] for m in messages[:processes]], chunksize=1)  # wait for set-up
+        services = service_pids()
+        cpu_before = {name: cpu_seconds(pid) for name, pid in services.items()}
         jiffies = machine_jiffies()
         started = time.perf_counter()
-        docs = [d for part in pool.map(_chain, shares, chunksize=1) for d in part]
+        parts = pool.map(_chain, shares, chunksize=1)
         seconds = time.perf_counter() - started
         busy = busy_fraction(jiffies, machine_jiffies())
-    return len(messages) / seconds, busy, docs
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in services.items()}
+    cpu["stages"] = sum(part_cpu for _, part_cpu in parts)
+    docs = [d for part, _ in parts for d in part]
+    return Limit(len(messages) / seconds, busy, cpu, docs)
 
 
 def indexing_limit(es: Elasticsearch, settings: Settings, docs: list[bytes]) -> float:
@@ -354,6 +384,11 @@ def main() -> None:
     parser.add_argument("--limit-runs", type=int, choices=[1, 2], default=2,
                         help="measure the processing limit before and after the end-to-end "
                         "run and average the two (2, default), or only after it (1)")
+    parser.add_argument("--warmup", type=int, default=10000, metavar="N",
+                        help="first run N articles (under other URLs) through the pipeline with "
+                        "entities off, unmeasured, so Kafka's and Elasticsearch's JIT has "
+                        "compiled their hot code (default 10000; 0: none, as in the runs before "
+                        "2026-11-30's third session)")
     args = parser.parse_args()
 
     run = time.strftime("%Y%m%d-%H%M%S")
@@ -368,23 +403,32 @@ def main() -> None:
 
     results: dict[str, Any] = {"articles": len(messages), "replicas": replicas, "cores": cores}
     runs: dict[str, EndToEnd] = {}
+    if args.warmup:
+        # Kafka and Elasticsearch compile their hot code as they go: on a stack started minutes
+        # before, their JIT compilers took as much CPU as Elasticsearch's own work (the
+        # "C2 CompilerThre" rows of results.md). A pipeline that runs continuously pays that
+        # once, so the measured runs come after an unmeasured pass over other URLs.
+        warm = load_articles(args.data, f"{run}-warmup", args.warmup)
+        print(f"-- warm-up: end to end, entities off, {len(warm)} articles (not measured)")
+        w = run_end_to_end(settings.model_copy(update={"entities_enabled": False}), warm,
+                           replicas, False, out)
+        results["warmup"] = {"articles": w.articles, "rate": w.rate,
+                             "service_threads": w.service_threads}
     passes = {"both": [True, False], "on": [True], "off": [False]}[args.entities]
     for entities in passes:
         label = "entities on" if entities else "entities off"
         s = settings.model_copy(update={"entities_enabled": entities})
-        proc_rates, proc_busy = [], []
+        limits = []
         if args.limit_runs == 2:
             print(f"-- {label}: processing limit, before ({cores} processes)")
-            rate, busy, _ = processing_limit(s, messages, cores)
-            proc_rates.append(rate)
-            proc_busy.append(busy)
+            limits.append(processing_limit(s, messages, cores))
         print(f"-- {label}: end to end")
         e2e = run_end_to_end(s, messages, replicas, entities, out)
         runs[label] = e2e
         print(f"-- {label}: processing limit, after ({cores} processes)")
-        rate, busy, docs = processing_limit(s, messages, cores)
-        proc_rates.append(rate)
-        proc_busy.append(busy)
+        limits.append(processing_limit(s, messages, cores))
+        docs = limits[-1].docs
+        proc_rates = [lim.rate for lim in limits]
         proc_rate = sum(proc_rates) / len(proc_rates)
         print(f"-- {label}: indexing limit")
         index_rate = indexing_limit(es, s, docs)
@@ -394,7 +438,8 @@ def main() -> None:
         results[label] = {
             "end_to_end": {k: v for k, v in asdict(e2e).items() if k != "samples"},
             "processing_limit": proc_rate, "processing_limit_runs": proc_rates,
-            "processing_limit_machine_busy": proc_busy,
+            "processing_limit_machine_busy": [lim.busy for lim in limits],
+            "processing_limit_cpu_seconds": [lim.cpu_seconds for lim in limits],
             "indexing_limit": index_rate,
             "naive_baseline": naive_rate,
             "ratio_to_slower_limit": e2e.rate / slower,
@@ -428,8 +473,15 @@ def main() -> None:
                 f"{index}: " + ", ".join(f"{k} {v / r['articles']:.2f}" for k, v in t.items()
                                          if k != "refreshes") + f" ({t['refreshes']} refreshes)"
                 for index, t in r["es_millis"].items()) +
+            "; JVM threads, CPU ms per article: " + "; ".join(
+                f"{service} " + ", ".join(f"{k} {v * 1000 / r['articles']:.2f}"
+                                          for k, v in list(t.items())[:6])
+                for service, t in r["service_threads"].items()) +
             f"; machine busy: end to end {r['machine_busy']:.0%}, processing limit " +
-            " / ".join(f"{b:.0%}" for b in results[label]["processing_limit_machine_busy"]))
+            " / ".join(f"{b:.0%}" for b in results[label]["processing_limit_machine_busy"]) +
+            "; processing limit, CPU ms per article " + " / ".join(
+                ", ".join(f"{k} {v * 1000 / r['articles']:.2f}" for k, v in cpu.items())
+                for cpu in results[label]["processing_limit_cpu_seconds"]))
     (out / "results.md").write_text("\n".join(lines) + "\n")
     chart(out / "throughput.png", runs)
     print("\n".join(lines))

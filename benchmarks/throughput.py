@@ -256,26 +256,28 @@ def _init(settings_data: dict[str, Any]) -> None:
     gc.freeze()  # as the workers do once set up (workers/runtime.py make_worker)
 
 
-def _chain(lines: list[bytes]) -> tuple[list[bytes], float]:
+def _chain(lines: list[bytes]) -> tuple[list[bytes], dict[str, float]]:
     """Every stage in order, batch by batch, in this process, over one share of the articles;
-    with the CPU seconds this process used for it."""
-    cpu = time.process_time()
+    with the CPU seconds this process used for each stage (its output's encoding included)."""
+    cpu = dict.fromkeys(STAGES, 0.0)
     out: list[bytes] = []
     for i in range(0, len(lines), _BATCH):
         batch = lines[i:i + _BATCH]
-        for processor in _PROCESSORS:
+        for name, processor in zip(STAGES, _PROCESSORS, strict=True):
+            started = time.process_time()
             results = processor.run([Message(v) for v in batch])
             batch = [r.output.model_dump_json(exclude_none=True).encode()
                      for r in results if r.kind == "emitted" and r.output is not None]
+            cpu[name] += time.process_time() - started
         out += batch
-    return out, time.process_time() - cpu
+    return out, cpu
 
 
 @dataclass
 class Limit:
     rate: float  # articles per second
     busy: float  # share of the machine's CPU in use meanwhile
-    # CPU seconds: the chained stages ("stages", all processes) and each service meanwhile;
+    # CPU seconds: each stage in the chain (all processes summed) and each service meanwhile;
     # the same accounting as the end-to-end run's, to set the two side by side.
     cpu_seconds: dict[str, float]
     docs: list[bytes]  # the final documents
@@ -293,7 +295,8 @@ def processing_limit(settings: Settings, messages: list[bytes], processes: int) 
         seconds = time.perf_counter() - started
         busy = busy_fraction(jiffies, machine_jiffies())
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in services.items()}
-    cpu["stages"] = sum(part_cpu for _, part_cpu in parts)
+    for stage in STAGES:
+        cpu[f"stage {stage}"] = sum(part_cpu[stage] for _, part_cpu in parts)
     docs = [d for part, _ in parts for d in part]
     return Limit(len(messages) / seconds, busy, cpu, docs)
 

@@ -1,11 +1,15 @@
-"""Two fixed costs the throughput benchmark cannot separate: the stack's services idling, and
-a worker's per-message outcome record (its log line and counters).
+"""Fixed costs the throughput benchmark cannot separate: the stack's services and the workers
+idling, and a worker's per-message outcome record (its log line and counters).
 
     .venv/bin/python benchmarks/overheads.py [--idle SECONDS] [--messages N]
 
 - idle: the CPU each running service (Kafka, Elasticsearch, Prefect, CoreNLP) uses while
   nothing is sent, in percent of one core over ``--idle`` seconds. Run it on a stack that is up
   and otherwise quiet (``newsflow stack up --no-workers``).
+- idle workers: the CPU of one worker per stage, started on topics of their own with nothing
+  on them, and of the services meanwhile (their consumers' empty fetches are Kafka's work), over
+  ``--idle`` seconds after they have joined their groups. A continuously running pipeline is
+  idle most of the time: news arrives far slower than it can be processed.
 - record: microseconds for one "emitted" outcome as ``workers.runtime`` records it (the text log
   line with its context, to /dev/null, and the two counters), averaged over ``--messages``.
 """
@@ -15,17 +19,21 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 import time
 import timeit
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.procstat import cpu_seconds, service_pids  # noqa: E402
-from newsflow import logs  # noqa: E402
+from newsflow import elastic, kafka_admin, logs  # noqa: E402
+from newsflow.config import load_settings, settings_env  # noqa: E402
 from workers import runtime  # noqa: E402
+from workers.topology import STAGES  # noqa: E402
 
 
 def idle_cpu(seconds: float) -> dict[str, float]:
@@ -33,6 +41,37 @@ def idle_cpu(seconds: float) -> dict[str, float]:
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     time.sleep(seconds)
     return {name: (cpu_seconds(pid) - before[name]) / seconds * 100 for name, pid in pids.items()}
+
+
+def idle_workers(seconds: float) -> dict[str, float]:
+    """Percent of a core each idle worker (and service) used, on a namespace of their own."""
+    tag = uuid.uuid4().hex[:8]
+    settings = load_settings().model_copy(update={
+        "topic_prefix": f"idle-{tag}", "group_prefix": f"idle-{tag}", "es_alias": f"idle-{tag}"})
+    kafka_admin.ensure_topics(settings)
+    es = elastic.client(settings)
+    elastic.ensure_index(es, settings)
+    env = {**os.environ, **settings_env(settings)}
+    workers = {stage: subprocess.Popen(
+        [sys.executable, "-m", "newsflow", "worker", stage], env=env, cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for stage in STAGES}
+    try:
+        time.sleep(15)  # models loaded, groups joined
+        dead = [stage for stage, proc in workers.items() if proc.poll() is not None]
+        if dead:
+            raise RuntimeError(f"worker(s) {dead} exited (run one by hand to see why)")
+        pids = {**service_pids(), **{f"worker {s}": p.pid for s, p in workers.items()}}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        time.sleep(seconds)
+        return {name: (cpu_seconds(pid) - before[name]) / seconds * 100
+                for name, pid in pids.items()}
+    finally:
+        for proc in workers.values():
+            proc.terminate()
+        for proc in workers.values():
+            proc.wait(timeout=60)
+        elastic.drop_index(es, settings)
+        kafka_admin.delete_topics(settings)
 
 
 def record_micros(messages: int) -> float:
@@ -61,6 +100,9 @@ def main() -> None:
         print("idle: no service of the stack runs here (newsflow stack up --no-workers)")
     for name, percent in sorted(idle.items()):
         print(f"idle {name}: {percent:.1f}% of a core")
+    if idle:
+        for name, percent in idle_workers(args.idle).items():
+            print(f"idle workers: {name} {percent:.1f}% of a core")
     print(f"record: {record_micros(args.messages):.1f} µs per message and stage")
 
 

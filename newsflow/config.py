@@ -41,8 +41,13 @@ class Settings(BaseSettings):
     fetch_min_bytes: int = Field(
         64 * 1024, ge=1, description="a fetch waits for this much data (or fetch_max_wait_ms)"
     )
+    # 500, not 100: an idle worker's empty fetches cost it 2.4% of a core at 100 ms, 0.8% at
+    # 500 (benchmarks/overheads.py), and a news pipeline is idle most of the time; a busy stage
+    # fills fetch_min_bytes at once and never waits this long.
     fetch_max_wait_ms: int = Field(
-        100, ge=0, description="longest a fetch waits for fetch_min_bytes: the latency it adds"
+        500, ge=0,
+        description="longest a fetch waits for fetch_min_bytes: the latency it adds per stage "
+        "when little arrives",
     )
     max_message_bytes: int = Field(
         5 * 1024 * 1024, ge=1024, description="larger input messages are dead-lettered"

@@ -5,7 +5,8 @@
 One run, all on this machine:
 0. a warm-up: ``--warmup`` articles (default 10,000) under other URLs through the same pipeline
    with entities off, not measured: Kafka's and Elasticsearch's JIT compilers otherwise spend,
-   during the first runs after ``newsflow stack up``, as much CPU as Elasticsearch's own work;
+   during the first runs after ``newsflow stack up``, as much CPU as Elasticsearch's own work
+   (on a stack started just before, 10,000 take off only part of that: use more there);
 1. end to end: N articles (default: the 19,043 Reuters NORM records and the 2,225 BBC articles,
    each under a fresh URL) published to a fresh ``<run>.raw``; real worker processes (replicas
    as given) clean, dedup, enrich and index them; the clock runs from the first publish until

@@ -12,10 +12,16 @@ SERVICE_MARKS = {"elasticsearch": "org.elasticsearch.bootstrap", "kafka": "kafka
                  "prefect": "prefect server start", "corenlp": "NerServer.java"}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (utime and stime in /proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _stat_cpu(stat: Path) -> float:
+    """User + system CPU seconds in a /proc stat file (utime and stime; the name before them,
+    in parentheses, may hold spaces)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far, all its threads."""
+    return _stat_cpu(Path(f"/proc/{pid}/stat"))
 
 
 def machine_jiffies() -> tuple[int, int]:
@@ -65,13 +71,12 @@ def thread_cpu(pid: int) -> dict[str, float]:
     thread is "elasticsearch[n"). Threads that have exited are not counted.
     """
     groups: dict[str, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            cpu = _stat_cpu(task / "stat")
         except OSError:  # the thread ended in between
             continue
         key = re.sub(r"[#\-_ ]*\d+$", "", name) or "?"  # "GC Thread#0", "GC Thread#1": one
-        groups[key] = groups.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        groups[key] = groups.get(key, 0.0) + cpu
     return groups

@@ -4,8 +4,10 @@ replays, duplicates inside one batch, and two replicas racing over one store."""
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Collection, Mapping, Sequence
 
+import numpy as np
 import pytest
 
 from newsflow.config import load_settings
@@ -23,6 +25,7 @@ from workers.dedup import (
     choose_rows,
     exact_jaccard,
     jaccard,
+    shingle_hashes,
     shingles,
     tokens,
 )
@@ -297,6 +300,43 @@ def test_shingles_are_the_words_joined_by_spaces(text: str) -> None:
     size = 5 if len(words) >= 10 else min(2, len(words))
     expected = {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)}
     assert shingles(words) == expected
+
+
+# What the code of dedup 2.0 made of these texts, and so what state indices hold: a faster path
+# must give the same hashes, or stored articles stop matching new copies of them.
+PINNED = [
+    (BRIDGE, "h:60622ff17d6fab92ca44de01217656f83eb47ae29f2d823ae54d6bcaffadc888",
+     "b7.0.c2f2a00f90ab56c8", [1565250, 18290260, 14730005], [6860327, 12728681, 46919434], 191),
+    ("Zürich's café reopens: the façade of Müller & Söhne, after 9 months",
+     "h:67fbd5f138c86ac073e34bd3ac3882df74f354005597c6ce31cf136cb0dfa9b1",
+     "b7.0.0fe76e365ccf0b07", [414819889, 396419130, 597828247],
+     [195682078, 1156510463, 1564290506], 8),
+    ("two words", "h:a03f1d611645eb53ad16c1af546ca0792dc884505bab57ede80f4dad6b911d3a",
+     "b7.0.f942f3fee2a06f48", [786903291, 1357967724, 2359851982], [551472725], 1),
+]
+
+
+@pytest.mark.parametrize(("text", "hash_key", "band_key", "signature", "shingles", "distinct"),
+                         PINNED)
+def test_fingerprints_match_those_already_stored(
+    text: str, hash_key: str, band_key: str, signature: list[int], shingles: list[int],
+    distinct: int,
+) -> None:
+    fp = new_stage().fingerprinter
+    first, again = fp.fingerprint("a", text), fp.fingerprint("b", text)  # the sketch is reused
+    assert first is not None and again is not None
+    assert first.keys[:2] == (hash_key, band_key) and again.keys == first.keys
+    assert first.signature[:3].tolist() == signature
+    assert first.shingles[:3].tolist() == shingles and first.shingles.size == distinct
+    assert first.signature.dtype == first.shingles.dtype == np.uint32
+
+
+def test_shingle_hashes_are_the_crc32_of_the_shingles() -> None:
+    for text in (BRIDGE, "Zürich's café reopens: the façade of Müller & Söhne, after 9 months",
+                 "x y z x y z x y z x y z", "one"):
+        words = tokens(text)
+        expected = {zlib.crc32(s) for s in shingles(words)}
+        assert sorted(set(shingle_hashes(words))) == sorted(expected)
 
 
 def test_short_texts_use_smaller_shingles() -> None:

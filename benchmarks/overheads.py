@@ -19,21 +19,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 import time
 import timeit
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.namespace import namespace  # noqa: E402
 from benchmarks.procstat import cpu_seconds, service_pids  # noqa: E402
-from newsflow import elastic, kafka_admin, logs  # noqa: E402
-from newsflow.config import load_settings, settings_env  # noqa: E402
+from newsflow import logs  # noqa: E402
+from newsflow.config import load_settings  # noqa: E402
 from workers import runtime  # noqa: E402
-from workers.topology import STAGES  # noqa: E402
 
 
 def idle_cpu(seconds: float) -> dict[str, float]:
@@ -45,33 +43,16 @@ def idle_cpu(seconds: float) -> dict[str, float]:
 
 def idle_workers(seconds: float) -> dict[str, float]:
     """Percent of a core each idle worker (and service) used, on a namespace of their own."""
-    tag = uuid.uuid4().hex[:8]
-    settings = load_settings().model_copy(update={
-        "topic_prefix": f"idle-{tag}", "group_prefix": f"idle-{tag}", "es_alias": f"idle-{tag}"})
-    kafka_admin.ensure_topics(settings)
-    es = elastic.client(settings)
-    elastic.ensure_index(es, settings)
-    env = {**os.environ, **settings_env(settings)}
-    workers = {stage: subprocess.Popen(
-        [sys.executable, "-m", "newsflow", "worker", stage], env=env, cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for stage in STAGES}
-    try:
+    with namespace(load_settings(), "idle") as ns:
         time.sleep(15)  # models loaded, groups joined
-        dead = [stage for stage, proc in workers.items() if proc.poll() is not None]
+        dead = [name for name, proc in ns.workers if proc.poll() is not None]
         if dead:
             raise RuntimeError(f"worker(s) {dead} exited (run one by hand to see why)")
-        pids = {**service_pids(), **{f"worker {s}": p.pid for s, p in workers.items()}}
+        pids = {**service_pids(), **{f"worker {n.rsplit('-', 1)[0]}": p.pid for n, p in ns.workers}}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         time.sleep(seconds)
         return {name: (cpu_seconds(pid) - before[name]) / seconds * 100
                 for name, pid in pids.items()}
-    finally:
-        for proc in workers.values():
-            proc.terminate()
-        for proc in workers.values():
-            proc.wait(timeout=60)
-        elastic.drop_index(es, settings)
-        kafka_admin.delete_topics(settings)
 
 
 def record_micros(messages: int) -> float:

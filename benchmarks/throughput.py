@@ -36,7 +36,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -49,6 +48,7 @@ from elasticsearch import Elasticsearch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.namespace import Namespace, namespace  # noqa: E402
 from benchmarks.procstat import (  # noqa: E402
     busy_fraction,
     cpu_seconds,
@@ -58,7 +58,7 @@ from benchmarks.procstat import (  # noqa: E402
     thread_cpu,
 )
 from newsflow import elastic, kafka_admin  # noqa: E402
-from newsflow.config import Settings, load_settings, settings_env  # noqa: E402
+from newsflow.config import Settings, load_settings  # noqa: E402
 from newsflow.publish import publish  # noqa: E402
 from workers.runtime import BatchProcessor, Message  # noqa: E402
 from workers.stage import StageContext  # noqa: E402
@@ -128,21 +128,13 @@ class EndToEnd:
 
 def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, int],
                    entities: bool, logs: Path) -> EndToEnd:
-    tag = uuid.uuid4().hex[:8]
-    settings = base.model_copy(update={
-        "topic_prefix": f"bench-{tag}", "group_prefix": f"bench-{tag}",
-        "es_alias": f"bench-{tag}", "entities_enabled": entities})
-    kafka_admin.ensure_topics(settings)
-    es = elastic.client(settings)
-    elastic.ensure_index(es, settings)
-    env = {**os.environ, **settings_env(settings)}
-    workers: list[tuple[str, subprocess.Popen[bytes]]] = []
-    for stage in STAGES:
-        for n in range(replicas.get(stage, 1)):
-            log = open(logs / f"{tag}-{stage}-{n}.log", "wb")  # noqa: SIM115
-            workers.append((f"{stage}-{n}", subprocess.Popen(
-                [sys.executable, "-m", "newsflow", "worker", stage], env=env, cwd=REPO,
-                stdout=log, stderr=subprocess.STDOUT)))
+    with namespace(base, "bench", replicas=replicas, logs=logs,
+                   entities_enabled=entities) as ns:
+        return _measure(ns, messages, logs)
+
+
+def _measure(ns: Namespace, messages: list[bytes], logs: Path) -> EndToEnd:
+    settings, es, workers = ns.settings, ns.es, ns.workers
     time.sleep(8)  # models loaded, groups joined: measure the pipeline, not start-up
     samples: list[Sample] = []
     services = service_pids()
@@ -214,12 +206,6 @@ def run_end_to_end(base: Settings, messages: list[bytes], replicas: dict[str, in
                         service_threads=threads, samples=samples)
     finally:
         offsets.close()
-        for _, proc in workers:
-            proc.terminate()
-        for _, proc in workers:
-            proc.wait(timeout=60)
-        elastic.drop_index(es, settings)
-        kafka_admin.delete_topics(settings)
 
 
 def index_millis(es: Elasticsearch, indices: dict[str, str]) -> dict[str, dict[str, int]]:

@@ -78,6 +78,7 @@ _T = TypeVar("_T")
 # The broker's message.max.bytes (stack/kafka/server.properties): the largest record that can
 # arrive, so the largest that must be fetchable and re-publishable to the dead-letter topic.
 BROKER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+FIRST_RETRY_DELAY = 0.5  # seconds before retrying a transient fault; then doubling to 30
 
 
 @dataclass(frozen=True)
@@ -339,6 +340,7 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     counts: dict[str, int] = field(default_factory=dict)
     in_batch: bool = False  # a polled batch is being handled (and polls now only keep us alive)
+    poll_delay: float = FIRST_RETRY_DELAY  # after a failed poll; doubles while polls fail
 
     def run(self, max_idle_seconds: float | None = None) -> None:
         """Poll and handle batches until stopped (SIGTERM/SIGINT, or ``stop`` set).
@@ -362,9 +364,19 @@ class Worker:
             self.close()
 
     def step(self) -> int:
-        polled = self.consumer.poll(
-            timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.batch_size
-        )
+        try:
+            polled = self.consumer.poll(
+                timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.batch_size
+            )
+        except Exception as exc:
+            # The client can raise from a poll while the broker is down (kafka-python 3.0
+            # finding the group coordinator). Between batches nothing is in flight: wait it out.
+            # A worker bounded by max_idle_seconds counts the wait as idle.
+            if not is_transient(exc):
+                raise
+            self._poll_failed(exc)
+            return 0
+        self.poll_delay = FIRST_RETRY_DELAY
         messages = [
             Message(r.value, r.key, tuple(r.headers or ()), r.topic, r.partition, r.offset)
             for records in polled.values()
@@ -403,7 +415,7 @@ class Worker:
         return results
 
     def _retrying(self, what: str, attempt: Callable[[], _T]) -> _T:
-        delay = 0.5
+        delay = FIRST_RETRY_DELAY
         while True:
             try:
                 return attempt()
@@ -418,6 +430,14 @@ class Worker:
                     "delay": delay})
                 self._wait_paused(delay)
                 delay = min(delay * 2, 30.0)
+
+    def _poll_failed(self, exc: Exception) -> None:
+        RETRIES.labels(self.spec.name, "poll").inc()
+        log.warning("transient fault, retrying", extra={
+            **self._where(), "retrying": "poll", "error": repr(exc)[:500],
+            "delay": self.poll_delay})
+        self.stop.wait(self.poll_delay)
+        self.poll_delay = min(self.poll_delay * 2, 30.0)
 
     def _wait_paused(self, seconds: float) -> None:
         """Backpressure: wait with every partition paused, polling so the group keeps us.

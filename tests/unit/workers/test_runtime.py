@@ -2,13 +2,16 @@
 
 import json
 from collections.abc import Sequence
+from typing import Any, cast
 
 import pytest
+from kafka.errors import KafkaConnectionError
 from pydantic import BaseModel
 
-from workers.runtime import BatchProcessor, Message
+from newsflow.config import Settings
+from workers.runtime import RETRIES, BatchProcessor, Message, Worker
 from workers.stage import Emit, Fail, Skip, TransientError
-from workers.topology import StageSpec
+from workers.topology import STAGES, StageSpec
 
 
 class In(BaseModel):
@@ -176,3 +179,44 @@ def test_max_poll_interval_covers_a_batch_of_pages_at_their_time_limit() -> None
         KAFKA_DEFAULT_MAX_POLL_INTERVAL_MS
     assert max_poll_interval_ms(spec, Settings(batch_size=1, stage_attempts=1)) == \
         KAFKA_DEFAULT_MAX_POLL_INTERVAL_MS
+
+
+class _FlakyConsumer:
+    """Raises the given errors from its first polls, then has nothing to give."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.polls = 0
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict:
+        self.polls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return {}
+
+
+def _worker(consumer: _FlakyConsumer) -> Worker:
+    # Only the consumer is reached: a failed or empty poll never processes, writes or commits.
+    none = cast(Any, None)
+    return Worker(STAGES["clean"], Settings(), processor=none, sink=none,
+                  consumer=cast(Any, consumer), producer=none, poll_delay=0.01)
+
+
+def test_a_poll_failing_while_the_broker_is_down_is_waited_out() -> None:
+    # kafka-python 3.0 can raise KafkaConnectionError from poll() (finding the group
+    # coordinator) while the broker restarts; the worker used to exit on it.
+    retries = RETRIES.labels("clean", "poll")
+    before = retries._value.get()
+    consumer = _FlakyConsumer(KafkaConnectionError("111 ECONNREFUSED"),
+                              KafkaConnectionError("111 ECONNREFUSED"))
+    worker = _worker(consumer)
+    assert [worker.step() for _ in range(3)] == [0, 0, 0]
+    assert consumer.polls == 3
+    assert retries._value.get() == before + 2
+    assert worker.poll_delay == 0.5  # back to the first delay once a poll succeeds
+
+
+def test_a_poll_failing_for_good_still_stops_the_worker() -> None:
+    worker = _worker(_FlakyConsumer(ValueError("not a broker fault")))
+    with pytest.raises(ValueError, match="not a broker fault"):
+        worker.step()

@@ -81,6 +81,10 @@ BROKER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 FIRST_RETRY_DELAY = 0.5  # seconds before retrying a transient fault; then doubling to 30
 
 
+def _next_delay(delay: float) -> float:
+    return min(delay * 2, 30.0)
+
+
 @dataclass(frozen=True)
 class Message:
     """One input record, wherever it came from (a Kafka topic or a JSONL line)."""
@@ -287,7 +291,7 @@ class ElasticsearchSink:
 
     def write(self, results: list[Result]) -> None:
         pending = list(results)
-        delay = 0.5
+        delay = FIRST_RETRY_DELAY
         while pending:
             docs = [(r.article_id or "", _to_bytes(r.output)) for r in pending]
             try:
@@ -313,7 +317,7 @@ class ElasticsearchSink:
                 log.warning("elasticsearch unavailable, retrying",
                             extra={"stage": self.stage, "items": len(retry), "delay": delay})
                 self.wait(delay)
-                delay = min(delay * 2, 30.0)
+                delay = _next_delay(delay)
             pending = retry
 
 
@@ -424,20 +428,20 @@ class Worker:
                     raise  # uncommitted: the batch is processed again after a restart
                 if self.stop.is_set():
                     raise HandBack from exc
-                RETRIES.labels(self.spec.name, what).inc()
-                log.warning("transient fault, retrying", extra={
-                    **self._where(), "retrying": what, "error": repr(exc)[:500],
-                    "delay": delay})
+                self._record_retry(what, exc, delay)
                 self._wait_paused(delay)
-                delay = min(delay * 2, 30.0)
+                delay = _next_delay(delay)
 
     def _poll_failed(self, exc: Exception) -> None:
-        RETRIES.labels(self.spec.name, "poll").inc()
-        log.warning("transient fault, retrying", extra={
-            **self._where(), "retrying": "poll", "error": repr(exc)[:500],
-            "delay": self.poll_delay})
+        self._record_retry("poll", exc, self.poll_delay)
         self.stop.wait(self.poll_delay)
-        self.poll_delay = min(self.poll_delay * 2, 30.0)
+        self.poll_delay = _next_delay(self.poll_delay)
+
+    def _record_retry(self, what: str, exc: Exception, delay: float) -> None:
+        """The one log line and counter of a transient fault about to be waited out."""
+        RETRIES.labels(self.spec.name, what).inc()
+        log.warning("transient fault, retrying", extra={
+            **self._where(), "retrying": what, "error": repr(exc)[:500], "delay": delay})
 
     def _wait_paused(self, seconds: float) -> None:
         """Backpressure: wait with every partition paused, polling so the group keeps us.

@@ -141,6 +141,16 @@ def _sorted_distinct(values: Signature) -> Signature:
     return values[np.concatenate(([True], values[1:] != values[:-1]))] if values.size else values
 
 
+def _fmix32(values: Signature) -> Signature:
+    """MurmurHash3's 32-bit finalizer: datasketch's ``affine32`` pre-mix of each input hash."""
+    with np.errstate(over="ignore"):
+        values = values ^ (values >> np.uint32(16))
+        values = values * np.uint32(0x85EBCA6B)
+        values = values ^ (values >> np.uint32(13))
+        values = values * np.uint32(0xC2B2AE35)
+        return values ^ (values >> np.uint32(16))
+
+
 def _shingle_size(words: Sequence[str]) -> int:
     return SHINGLE if len(words) >= SHORT_TEXT else min(2, len(words))
 
@@ -186,8 +196,10 @@ class Fingerprinter:
         self.rows = rows
         self.bands = num_perm // rows
         self.num_perm = num_perm
-        # One sketch, cleared per text: making one parses its permutations each time.
-        self._sketch = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME, hashfunc=int)
+        # datasketch draws the permutations (making a MinHash draws them each time: once here)
+        a, b = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
+        self._a = np.asarray(a, dtype=np.uint32)
+        self._b = np.asarray(b, dtype=np.uint32)
 
     def fingerprint(self, article_id: str, text: str) -> Fingerprint | None:
         """None when the text has no words."""
@@ -197,11 +209,18 @@ class Fingerprinter:
         # crc32 is the shingle hash (twice as fast as the default sha1; affine32 mixes it
         # anyway). Hashed once here for both the sketch and the exact-verification set.
         distinct = _sorted_distinct(np.asarray(shingle_hashes(words), dtype=np.uint32))
-        self._sketch.clear()
-        self._sketch.update_batch(distinct.tolist())  # hashfunc=int: they are hashes already
-        signature = np.array(self._sketch.hashvalues, dtype=np.uint32)  # a copy: it is reused
+        signature = self.sketch(distinct)
         digest = text_hash(words)
         return Fingerprint(article_id, digest, signature, self.keys(digest, signature), distinct)
+
+    def sketch(self, hashes: Signature) -> Signature:
+        """The MinHash signature of a set of 32-bit hashes, as datasketch's ``affine32``
+        ``update_batch`` makes it. Ours because that call converts every value through a Python
+        list and ``int()`` (half of its time, a tenth of a fingerprint's); this is the same
+        arithmetic on the array, tested equal to datasketch's output."""
+        mixed = _fmix32(hashes.reshape(-1, 1))
+        with np.errstate(over="ignore"):  # uint32 wraparound is the scheme's mod 2^32
+            return (mixed * self._a + self._b).min(axis=0)
 
     def keys(self, digest: str, signature: Signature) -> tuple[str, ...]:
         """Claim keys of a text: also used on a rival's stored signature."""

@@ -9,11 +9,15 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pytest
+from datasketch import MinHash
 
 from newsflow.config import load_settings
 from schemas.articles import CleanArticle, DedupedArticle, article_id, canonical_url, source_of
 from workers.dedup import (
     NAME,
+    NUM_PERM,
+    SCHEME,
+    SEED,
     VERSION,
     ArticleState,
     DedupStage,
@@ -324,12 +328,26 @@ def test_fingerprints_match_those_already_stored(
     distinct: int,
 ) -> None:
     fp = new_stage().fingerprinter
-    first, again = fp.fingerprint("a", text), fp.fingerprint("b", text)  # the sketch is reused
+    first, again = fp.fingerprint("a", text), fp.fingerprint("b", text)  # nothing carried over
     assert first is not None and again is not None
     assert first.keys[:2] == (hash_key, band_key) and again.keys == first.keys
     assert first.signature[:3].tolist() == signature
     assert first.shingles[:3].tolist() == lowest_hashes and first.shingles.size == distinct
     assert first.signature.dtype == first.shingles.dtype == np.uint32
+
+
+@pytest.mark.parametrize("size", [1, 2, 211, 5000])
+def test_sketch_is_datasketchs_affine32_minhash(size: int) -> None:
+    # Our array version of datasketch's update_batch must give its signature exactly.
+    fp = new_stage().fingerprinter
+    rng = np.random.default_rng(size)
+    hashes = np.unique(rng.integers(0, 2**32, size=size, dtype=np.uint64).astype(np.uint32))
+    hashes[-1] = 2**32 - 1  # the widest value wraps as datasketch's does
+    reference = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, hashfunc=int)
+    reference.update_batch(hashes.tolist())
+    signature = fp.sketch(hashes)
+    assert signature.dtype == np.uint32 and signature.shape == (NUM_PERM,)
+    assert signature.tolist() == np.asarray(reference.hashvalues).tolist()
 
 
 def test_shingle_hashes_are_the_crc32_of_the_shingles() -> None:

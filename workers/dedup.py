@@ -125,11 +125,11 @@ def shingle_hashes(words: Sequence[str]) -> list[int]:
     size = _shingle_size(words)
     text = " ".join(words)
     data = text.encode("utf-8")
-    if len(data) != len(text):  # not ASCII: a word's length in bytes is not its length
-        return [zlib.crc32(gram) for gram in shingles(words)]
-    # ASCII (most wire copy): each shingle is a slice of the joined text, hashed in place
-    # (memoryview: no copy). starts[i] is where word i begins in ``data``.
-    ends = np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 1)
+    # Each shingle is a slice of the joined text, hashed in place (memoryview: no copy).
+    # starts[i] is where word i begins in ``data``; in ASCII (most wire copy) a word's length
+    # in bytes is its length, otherwise each word is encoded to measure it.
+    lengths = map(len, words) if len(data) == len(text) else (len(w.encode()) for w in words)
+    ends = np.cumsum(np.fromiter(lengths, dtype=np.int64, count=len(words)) + 1)
     starts = [0, *ends.tolist()]
     view = memoryview(data)
     return [zlib.crc32(view[a : b - 1]) for a, b in zip(starts, starts[size:], strict=False)]

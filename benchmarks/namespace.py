@@ -28,6 +28,7 @@ class Namespace:
     settings: Settings
     es: Elasticsearch
     workers: list[tuple[str, subprocess.Popen[bytes]]]  # ("<stage>-<n>", process)
+    stages: dict[str, str]  # each worker's stage, by its name
 
 
 @contextmanager
@@ -44,17 +45,20 @@ def namespace(base: Settings, prefix: str, *, replicas: dict[str, int] | None = 
     elastic.ensure_index(es, settings)
     env = {**os.environ, **settings_env(settings)}
     workers: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stages: dict[str, str] = {}
     with ExitStack() as files:
         try:
             for stage in STAGES:
                 for n in range((replicas or {}).get(stage, 1)):
+                    worker = f"{stage}-{n}"
+                    stages[worker] = stage
                     out: IO[bytes] | int = subprocess.DEVNULL
                     if logs is not None:
-                        out = files.enter_context(open(logs / f"{tag}-{stage}-{n}.log", "wb"))
-                    workers.append((f"{stage}-{n}", subprocess.Popen(
+                        out = files.enter_context(open(logs / f"{tag}-{worker}.log", "wb"))
+                    workers.append((worker, subprocess.Popen(
                         [sys.executable, "-m", "newsflow", "worker", stage], env=env, cwd=REPO,
                         stdout=out, stderr=subprocess.STDOUT)))
-            yield Namespace(tag, settings, es, workers)
+            yield Namespace(tag, settings, es, workers, stages)
         finally:
             for _, proc in workers:
                 proc.terminate()

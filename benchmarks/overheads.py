@@ -48,7 +48,7 @@ def idle_workers(seconds: float) -> dict[str, float]:
         dead = [name for name, proc in ns.workers if proc.poll() is not None]
         if dead:
             raise RuntimeError(f"worker(s) {dead} exited (run one by hand to see why)")
-        pids = {**service_pids(), **{f"worker {n.rsplit('-', 1)[0]}": p.pid for n, p in ns.workers}}
+        pids = {**service_pids(), **{f"worker {ns.stages[n]}": p.pid for n, p in ns.workers}}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         time.sleep(seconds)
         return {name: (cpu_seconds(pid) - before[name]) / seconds * 100

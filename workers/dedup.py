@@ -214,7 +214,7 @@ class Fingerprinter:
         return Fingerprint(article_id, digest, signature, self.keys(digest, signature), distinct)
 
     def sketch(self, hashes: Signature) -> Signature:
-        """The MinHash signature of a set of 32-bit hashes, as datasketch's ``affine32``
+        """The MinHash signature of a non-empty set of 32-bit hashes, as datasketch's ``affine32``
         ``update_batch`` makes it. Ours because that call converts every value through a Python
         list and ``int()`` (half of its time, a tenth of a fingerprint's); this is the same
         arithmetic on the array, tested equal to datasketch's output."""

@@ -350,13 +350,15 @@ class Worker:
         """Poll and handle batches until stopped (SIGTERM/SIGINT, or ``stop`` set).
 
         ``max_idle_seconds``: also stop after that long without input (tests, backfills).
+        A failed poll (the broker away) is not idle time: there may be input it cannot give
+        yet. A poll that only comes back empty while the broker is away still counts as idle.
         """
         log.info("worker started", extra=self._where())
         idle_since = time.monotonic()
         try:
             while not self.stop.is_set():
                 handled = self.step()
-                if handled:
+                if handled is None or handled:
                     idle_since = time.monotonic()
                 elif max_idle_seconds is not None and \
                         time.monotonic() - idle_since > max_idle_seconds:
@@ -367,7 +369,8 @@ class Worker:
         finally:
             self.close()
 
-    def step(self) -> int:
+    def step(self) -> int | None:
+        """Poll once and handle what came: the number of messages, or None if the poll failed."""
         try:
             polled = self.consumer.poll(
                 timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.batch_size
@@ -375,11 +378,10 @@ class Worker:
         except Exception as exc:
             # The client can raise from a poll while the broker is down (kafka-python 3.0
             # finding the group coordinator). Between batches nothing is in flight: wait it out.
-            # A worker bounded by max_idle_seconds counts the wait as idle.
             if not is_transient(exc):
                 raise
             self._poll_failed(exc)
-            return 0
+            return None
         self.poll_delay = FIRST_RETRY_DELAY
         messages = [
             Message(r.value, r.key, tuple(r.headers or ()), r.topic, r.partition, r.offset)

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -194,12 +195,17 @@ class _FlakyConsumer:
             raise self.errors.pop(0)
         return {}
 
+    def close(self) -> None:
+        pass
+
 
 def _worker(consumer: _FlakyConsumer) -> Worker:
     # Only the consumer is reached: a failed or empty poll never processes, writes or commits.
     none = cast(Any, None)
-    return Worker(STAGES["clean"], Settings(), processor=none, sink=none,
-                  consumer=cast(Any, consumer), producer=none, poll_delay=0.01)
+    closes = SimpleNamespace(flush=lambda: None, close=lambda: None)  # for run()'s close()
+    return Worker(STAGES["clean"], Settings(), processor=cast(Any, SimpleNamespace(stage=closes)),
+                  sink=none, consumer=cast(Any, consumer), producer=cast(Any, closes),
+                  poll_delay=0.01)
 
 
 def test_a_poll_failing_while_the_broker_is_down_is_waited_out() -> None:
@@ -210,10 +216,19 @@ def test_a_poll_failing_while_the_broker_is_down_is_waited_out() -> None:
     consumer = _FlakyConsumer(KafkaConnectionError("111 ECONNREFUSED"),
                               KafkaConnectionError("111 ECONNREFUSED"))
     worker = _worker(consumer)
-    assert [worker.step() for _ in range(3)] == [0, 0, 0]
+    assert [worker.step() for _ in range(3)] == [None, None, 0]
     assert consumer.polls == 3
     assert retries._value.get() == before + 2
     assert worker.poll_delay == 0.5  # back to the first delay once a poll succeeds
+
+
+def test_a_failing_poll_is_not_idle_time() -> None:
+    # Four failed polls wait 0.01 + 0.02 + 0.04 + 0.08 s, longer than the worker may idle: it
+    # must still be there when the broker is back, and stop only once that is quiet.
+    consumer = _FlakyConsumer(*(KafkaConnectionError("111 ECONNREFUSED") for _ in range(4)))
+    _worker(consumer).run(max_idle_seconds=0.05)
+    assert consumer.errors == []
+    assert consumer.polls > 4  # it polled the broker after the outage
 
 
 def test_a_poll_failing_for_good_still_stops_the_worker() -> None:

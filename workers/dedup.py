@@ -195,7 +195,6 @@ class Fingerprinter:
     def __init__(self, rows: int, num_perm: int = NUM_PERM) -> None:
         self.rows = rows
         self.bands = num_perm // rows
-        self.num_perm = num_perm
         # datasketch draws the permutations (making a MinHash draws them each time: once here)
         a, b = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
         self._a = np.asarray(a, dtype=np.uint32)

@@ -156,30 +156,40 @@ def _print_status(settings: Settings) -> None:
     from newsflow import elastic, kafka_admin, procs, stack
 
     table = Table("service", "endpoint", "pid", "healthy", "log", title="services")
-    for s in stack.status(settings):
+    services = stack.status(settings)
+    for s in services:
         table.add_row(s.name, s.endpoint, str(s.pid or "-"), "yes" if s.healthy else "NO",
                       str(s.log))
     console.print(table)
+    up = {s.name for s in services if s.healthy}
     run_dir = _run_dir(settings)
     table = Table("worker", "pid", title="workers")
     for name in procs.names(run_dir):
         if name.startswith("worker-"):
             table.add_row(name, str(procs.pid_of(name, run_dir) or "not running"))
     console.print(table)
-    try:
-        table = Table("stage", "input topic", "group", "end offset", "committed", "lag",
-                      title="stage lag")
-        for row in kafka_admin.lag(settings):
-            table.add_row(row.stage, row.topic, row.group, str(row.end_offset),
-                          str(row.committed), str(row.lag))
-        console.print(table)
-    except Exception as exc:  # status must still print what it can
-        err.print(f"kafka: unavailable ({type(exc).__name__}: {exc})")
-    try:
-        console.print(f"documents in '{settings.es_alias}': "
-                      f"{elastic.count(elastic.client(settings), settings)}")
-    except Exception as exc:
-        err.print(f"elasticsearch: unavailable ({type(exc).__name__}: {exc})")
+    # A service that just failed its health check is not asked again: the clients would retry
+    # for half a minute and log a traceback per attempt before giving up.
+    if "kafka" not in up:
+        err.print("kafka: down, stage lag not shown")
+    else:
+        try:
+            table = Table("stage", "input topic", "group", "end offset", "committed", "lag",
+                          title="stage lag")
+            for row in kafka_admin.lag(settings):
+                table.add_row(row.stage, row.topic, row.group, str(row.end_offset),
+                              str(row.committed), str(row.lag))
+            console.print(table)
+        except Exception as exc:  # status must still print what it can
+            err.print(f"kafka: unavailable ({type(exc).__name__}: {exc})")
+    if "elasticsearch" not in up:
+        err.print("elasticsearch: down, document count not shown")
+    else:
+        try:
+            console.print(f"documents in '{settings.es_alias}': "
+                          f"{elastic.count(elastic.client(settings), settings)}")
+        except Exception as exc:
+            err.print(f"elasticsearch: unavailable ({type(exc).__name__}: {exc})")
 
 
 # --- workers -------------------------------------------------------------------------------

@@ -1,0 +1,36 @@
+"""`newsflow stack status` on a stack that is down: it reports each service as down and does
+not go on to ask Kafka for lag or Elasticsearch for a count (their clients would retry for half
+a minute, logging a traceback per attempt)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newsflow import cli, elastic, kafka_admin
+
+
+def _must_not_be_called(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("status asked a service that had just failed its health check")
+
+
+def test_status_of_a_stopped_stack_does_not_ask_the_services_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ports nothing listens on.
+    monkeypatch.setenv("NEWSFLOW_STACK_DIR", str(tmp_path / "stack"))
+    monkeypatch.setenv("NEWSFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("NEWSFLOW_ES_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("NEWSFLOW_PREFECT_API_URL", "http://127.0.0.1:1/api")
+    monkeypatch.setenv("NEWSFLOW_CORENLP_URL", "http://127.0.0.1:1")
+    monkeypatch.setattr(kafka_admin, "lag", _must_not_be_called)
+    monkeypatch.setattr(elastic, "count", _must_not_be_called)
+
+    result = CliRunner().invoke(cli.app, ["stack", "status"])
+
+    assert result.exit_code == 0, result.output
+    assert "kafka: down, stage lag not shown" in result.output
+    assert "elasticsearch: down, document count not shown" in result.output
+    assert result.output.count(" NO ") == 4  # kafka, elasticsearch, prefect, corenlp

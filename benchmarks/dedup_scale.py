@@ -95,10 +95,12 @@ def es_cpu(pid: int | None) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reuters", type=Path, default=DEFAULT_PATH)
+    parser.add_argument("--reuters", type=Path, default=DEFAULT_PATH,
+                        help="the Reuters-21578 folder (default ../shared/data/reuters21578)")
     parser.add_argument("--total", type=int, default=205_000, help="articles in all")
     parser.add_argument("--window", type=int, default=5000, help="articles timed per point")
-    parser.add_argument("--checkpoints", default="0,20000,200000")
+    parser.add_argument("--checkpoints", default="0,20000,200000",
+                        help="state sizes (articles already in it) at which a window is timed")
     parser.add_argument("--keep", action="store_true", help="keep the state index")
     args = parser.parse_args(argv)
     settings = load_settings()

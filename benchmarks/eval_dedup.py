@@ -239,11 +239,16 @@ def score(corpus: Corpus, result: Run) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--bbc", type=Path, default=SHARED / "bbc-news")
-    parser.add_argument("--reuters", type=Path, default=SHARED / "reuters21578")
-    parser.add_argument("--corpus", choices=["bbc", "reuters"], action="append")
-    parser.add_argument("--threshold", type=float, action="append")
-    parser.add_argument("--batch-size", type=int, default=Settings().batch_size)
+    parser.add_argument("--bbc", type=Path, default=SHARED / "bbc-news",
+                        help="the BBC News folder (default ../shared/data/bbc-news)")
+    parser.add_argument("--reuters", type=Path, default=SHARED / "reuters21578",
+                        help="the Reuters-21578 folder (default ../shared/data/reuters21578)")
+    parser.add_argument("--corpus", choices=["bbc", "reuters"], action="append",
+                        help="corpus to evaluate; repeat for both (default both)")
+    parser.add_argument("--threshold", type=float, action="append",
+                        help="similarity threshold; repeat to compare (default the setting's)")
+    parser.add_argument("--batch-size", type=int, default=Settings().batch_size,
+                        help="articles per stage call, as a worker batches them")
     parser.add_argument("--json", action="store_true", help="one JSON object per run")
     args = parser.parse_args(argv)
     thresholds = args.threshold or [Settings().dedup_threshold]

@@ -339,7 +339,8 @@ def speed(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gold", type=Path, default=GOLD)
+    parser.add_argument("--gold", type=Path, default=GOLD,
+                        help="gold annotations, JSONL (default tests/data/ner-gold/gold.jsonl)")
     parser.add_argument("--conll", type=Path, help="score a CoNLL-2003-style file instead")
     parser.add_argument("--standoff", type=Path,
                         help="score our CoNLL-style annotations of a shared corpus instead")
@@ -352,8 +353,8 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true", help="bare model, plain mapping")
     parser.add_argument("--speed", type=Path, help="JSONL of articles to time the stage on")
     parser.add_argument("--errors", action="store_true", help="list missed and wrong spans")
-    parser.add_argument("--limit", type=int, default=1000)
-    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--limit", type=int, default=1000, help="--speed: articles timed")
+    parser.add_argument("--batch", type=int, default=100, help="--speed: articles per stage call")
     args = parser.parse_args()
 
     settings = Settings()

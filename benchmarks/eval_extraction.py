@@ -114,7 +114,8 @@ def predict(stage: CleanStage, url: str, html: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH)
+    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH,
+                        help="the benchmark folder (default ../shared/data/extraction-dev)")
     parser.add_argument("--worst", type=int, default=0, help="list the N lowest-F1 pages")
     parser.add_argument("--split", action="store_true", help="also score the two hash halves")
     args = parser.parse_args()

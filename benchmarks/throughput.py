@@ -364,7 +364,8 @@ def chart(path: Path, runs: dict[str, EndToEnd]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
+                        help="folder holding reuters21578/ and bbc-news/ (default ../shared/data)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N articles")
     parser.add_argument("--replicas", nargs="*", default=[], metavar="STAGE=N",
                         help="worker processes per stage (default 1 each)")

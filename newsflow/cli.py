@@ -692,5 +692,35 @@ def reenrich(
                   f"{' (dry run)' if dry_run else ''}")
 
 
+def _unreachable(error: Exception) -> str | None:
+    """Which service ``error`` says could not be reached, if that is what it says."""
+    from elastic_transport import ConnectionError as EsConnectionError
+    from elastic_transport import ConnectionTimeout as EsConnectionTimeout
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    if isinstance(error, EsConnectionError | EsConnectionTimeout):
+        return "Elasticsearch"
+    if isinstance(error, KafkaConnectionError) or (
+        isinstance(error, KafkaTimeoutError) and "bootstrap" in str(error)
+    ):
+        return "Kafka"
+    return None
+
+
+def run() -> None:
+    """The ``newsflow`` command: a service that cannot be reached is one line and exit code 1,
+    not a traceback (every other error still shows its traceback)."""
+    try:
+        app(prog_name="newsflow")
+    except Exception as error:
+        service = _unreachable(error)
+        if service is None:
+            raise
+        err.print(f"newsflow: cannot reach {service}: {type(error).__name__}: {error}\n"
+                  "Is it running? `newsflow stack status` shows what runs; `newsflow stack up` "
+                  "starts the local stack.", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -42,9 +42,26 @@ def _quote(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
 
 
+# Clients that log a full traceback with each warning about a request they will retry.
+_RETRYING_CLIENTS = ("elastic_transport",)
+
+
+def _one_line_client_warnings(record: logging.LogRecord) -> bool:
+    """A retried request's warning keeps its cause, not its traceback: a refused connection
+    made six traceback-long warnings before the one error that counts."""
+    if (record.exc_info and record.levelno < logging.ERROR
+            and record.name.startswith(_RETRYING_CLIENTS)):
+        error = record.exc_info[1]
+        record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+        record.args = None
+        record.exc_info = record.exc_text = None
+    return True
+
+
 def setup(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    handler.addFilter(_one_line_client_warnings)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

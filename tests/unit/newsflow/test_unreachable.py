@@ -1,0 +1,67 @@
+"""A service that cannot be reached is one clear line from the CLI, not a page of traceback;
+the client's retry warnings before it keep their cause and lose their tracebacks."""
+
+from __future__ import annotations
+
+import io
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from newsflow import logs
+from newsflow.cli import _unreachable
+
+
+def _newsflow(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "newsflow", *args], capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_search_with_elasticsearch_down_is_one_clear_error() -> None:
+    result = _newsflow("--es-url", "http://127.0.0.1:1", "search", "oil")
+    assert result.returncode == 1
+    assert "newsflow: cannot reach Elasticsearch: ConnectionError" in result.stderr
+    assert "127.0.0.1', port=1" in result.stderr  # where it looked
+    assert "newsflow stack status" in result.stderr
+    assert "Traceback" not in result.stderr
+    # The client's retries are still logged, one line each, with their cause.
+    retries = [line for line in result.stderr.splitlines() if "Retrying request" in line]
+    assert retries and all("Connection refused" in line for line in retries)
+
+
+def test_other_errors_keep_their_traceback() -> None:
+    assert _unreachable(ValueError("a bug")) is None
+    from kafka.errors import KafkaTimeoutError
+
+    assert _unreachable(KafkaTimeoutError("Unable to bootstrap from 127.0.0.1:1")) == "Kafka"
+    assert _unreachable(KafkaTimeoutError("Batch expired")) is None  # not a reachability error
+
+
+@pytest.fixture
+def our_log() -> Iterator[io.StringIO]:
+    """What logs.setup() (as an entry point runs it) writes, undone afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    logs.setup("INFO")
+    stream = io.StringIO()
+    root.handlers[0].setStream(stream)  # type: ignore[attr-defined]  # a StreamHandler
+    yield stream
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_retry_warnings_of_clients_lose_their_traceback(our_log: io.StringIO) -> None:
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError:
+        logging.getLogger("elastic_transport.transport").warning(
+            "Retrying request after failure (attempt %d of %d)", 0, 3, exc_info=True)
+        logging.getLogger("newsflow.test").warning("our own warning", exc_info=True)
+    lines = our_log.getvalue().splitlines()
+    assert lines[0].endswith("Retrying request after failure (attempt 0 of 3) "
+                             "(ConnectionRefusedError: [Errno 111] Connection refused)")
+    assert "our own warning" in lines[1]
+    assert lines[2] == "Traceback (most recent call last):"  # ours keep theirs

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from newsflow import logs
@@ -692,33 +693,39 @@ def reenrich(
                   f"{' (dry run)' if dry_run else ''}")
 
 
-def _unreachable(error: Exception) -> str | None:
-    """Which service ``error`` says could not be reached, if that is what it says."""
+def _explain(error: Exception) -> str | None:
+    """One line for the errors a user causes or can fix (a service down, a topic missing);
+    None for the rest, which keep their traceback."""
     from elastic_transport import ConnectionError as EsConnectionError
     from elastic_transport import ConnectionTimeout as EsConnectionTimeout
     from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
+    from newsflow.kafka_admin import MissingTopicError
+
+    cause = f"{type(error).__name__}: {error}"
+    hint = ("\nIs it running? `newsflow stack status` shows what runs; `newsflow stack up` "
+            "starts the local stack.")
     if isinstance(error, EsConnectionError | EsConnectionTimeout):
-        return "Elasticsearch"
+        return f"cannot reach Elasticsearch: {cause}{hint}"
     if isinstance(error, KafkaConnectionError) or (
         isinstance(error, KafkaTimeoutError) and "bootstrap" in str(error)
     ):
-        return "Kafka"
+        return f"cannot reach Kafka: {cause}{hint}"
+    if isinstance(error, MissingTopicError):
+        return str(error)
     return None
 
 
 def run() -> None:
-    """The ``newsflow`` command: a service that cannot be reached is one line and exit code 1,
-    not a traceback (every other error still shows its traceback)."""
+    """The ``newsflow`` command: an error the user can fix (a service down, a topic missing)
+    is one line and exit code 1, not a traceback; every other error keeps its traceback."""
     try:
         app(prog_name="newsflow")
     except Exception as error:
-        service = _unreachable(error)
-        if service is None:
+        message = _explain(error)
+        if message is None:
             raise
-        err.print(f"newsflow: cannot reach {service}: {type(error).__name__}: {error}\n"
-                  "Is it running? `newsflow stack status` shows what runs; `newsflow stack up` "
-                  "starts the local stack.", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
 
 

@@ -44,6 +44,25 @@ def ensure_topics(settings: Settings) -> list[str]:
         client.close()
 
 
+class MissingTopicError(RuntimeError):
+    """A topic the command needs does not exist (the pipeline's are made by `stack init`)."""
+
+
+def require_topic(settings: Settings, topic: str) -> None:
+    """Raise MissingTopicError at once, where a producer would wait a minute for metadata
+    and then time out without naming the topic."""
+    client = admin(settings)
+    try:
+        if topic not in set(client.list_topics()):
+            raise MissingTopicError(
+                f"topic {topic!r} does not exist on {settings.kafka_bootstrap}; "
+                "`newsflow stack init` creates the pipeline's topics (check the topic prefix, "
+                "NEWSFLOW_TOPIC_PREFIX, too)"
+            )
+    finally:
+        client.close()
+
+
 def delete_topics(settings: Settings) -> None:
     client = admin(settings)
     try:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
+from newsflow import kafka_admin
 from newsflow.config import Settings
 from schemas.articles import article_id
 from workers.runtime import make_producer
@@ -103,6 +104,7 @@ def publish(
 ) -> PublishReport:
     """Send message values to ``news.raw`` keyed by article id; returns once all are acked."""
     topic = settings.topic(RAW)
+    kafka_admin.require_topic(settings, topic)
     own = producer is None
     producer = producer or make_producer(settings)
     report = PublishReport(topic)

@@ -1,0 +1,51 @@
+"""Publishing to a topic that does not exist fails at once and names the topic, instead of a
+producer waiting a minute for metadata and timing out without saying which."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from newsflow import kafka_admin
+from newsflow.config import Settings, settings_env
+from newsflow.publish import publish
+from tests.integration.conftest import REPO
+
+ARTICLE = b'{"url": "https://example.org/a", "text": "Some words to publish."}'
+
+
+def _no_topics(base: Settings) -> Settings:
+    return base.model_copy(update={"topic_prefix": f"news-missing{uuid.uuid4().hex[:10]}"})
+
+
+def test_publish_to_a_missing_topic_names_it(base_settings: Settings) -> None:
+    settings = _no_topics(base_settings)
+    with pytest.raises(kafka_admin.MissingTopicError, match=rf"'{settings.topic_prefix}\.raw'"):
+        publish(settings, [ARTICLE])
+    client = kafka_admin.admin(settings)
+    try:  # the check created nothing on the way
+        assert not [t for t in client.list_topics() if t.startswith(settings.topic_prefix)]
+    finally:
+        client.close()
+
+
+def test_cli_publish_to_a_missing_topic_is_one_clear_error(
+    base_settings: Settings, tmp_path: Path
+) -> None:
+    settings = _no_topics(base_settings)
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(ARTICLE + b"\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "newsflow", "publish", str(path), "--no-prefect"],
+        env={**os.environ, **settings_env(settings)}, cwd=REPO, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+    assert result.returncode == 1
+    assert f"error: topic '{settings.topic_prefix}.raw' does not exist" in result.stderr
+    assert "newsflow stack init" in result.stderr
+    assert "Traceback" not in result.stderr

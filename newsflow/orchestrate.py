@@ -36,7 +36,7 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 from pydantic import BaseModel, Field
 
-from newsflow import archives, elastic
+from newsflow import archives, elastic, kafka_admin
 from newsflow import publish as pub
 from newsflow.config import Settings
 from newsflow.secrets import kafka_client_options
@@ -171,6 +171,7 @@ def backfill_archives(
     ``stop_after``: stop (checkpointed) once this many records were published by this run;
     lets tests and operators do a backfill in slices.
     """
+    kafka_admin.require_topic(settings, settings.topic(RAW))
     paths = [Path(p).resolve() for p in paths]
     sources = sorted(sources or [])
     key = backfill_key("archives", settings, paths=[str(p) for p in paths], since=since,
@@ -248,6 +249,7 @@ def backfill_kafka(
 ) -> BackfillReport:
     """Re-publish the ``news.raw`` messages with timestamps in ``[since, until)``, resumably."""
     topic = settings.topic(RAW)
+    kafka_admin.require_topic(settings, topic)
     key = backfill_key("kafka", settings, since=since, until=until)
     path = checkpoint_file or checkpoint_path(settings, key)
     if restart:

@@ -104,8 +104,9 @@ def publish(
 ) -> PublishReport:
     """Send message values to ``news.raw`` keyed by article id; returns once all are acked."""
     topic = settings.topic(RAW)
-    kafka_admin.require_topic(settings, topic)
     own = producer is None
+    if own:  # a caller that passes its producer (backfills, per batch) checked it once
+        kafka_admin.require_topic(settings, topic)
     producer = producer or make_producer(settings)
     report = PublishReport(topic)
     futures = []

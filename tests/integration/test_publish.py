@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from newsflow import kafka_admin
 from newsflow.config import Settings, settings_env
+from newsflow.orchestrate import backfill_archives, backfill_kafka
 from newsflow.publish import publish
 from tests.integration.conftest import REPO
 
@@ -49,3 +51,17 @@ def test_cli_publish_to_a_missing_topic_is_one_clear_error(
     assert f"error: topic '{settings.topic_prefix}.raw' does not exist" in result.stderr
     assert "newsflow stack init" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_backfills_into_a_missing_topic_fail_before_reading_anything(
+    base_settings: Settings, tmp_path: Path
+) -> None:
+    settings = _no_topics(base_settings)
+    archive = tmp_path / "archive.jsonl"
+    archive.write_bytes(ARTICLE + b"\n")
+    checkpoint = tmp_path / "checkpoint.json"
+    with pytest.raises(kafka_admin.MissingTopicError, match=r"\.raw' does not exist"):
+        backfill_archives(settings, [archive], checkpoint_file=checkpoint)
+    with pytest.raises(kafka_admin.MissingTopicError, match=r"\.raw' does not exist"):
+        backfill_kafka(settings, datetime(2026, 1, 1, tzinfo=UTC), checkpoint_file=checkpoint)
+    assert not checkpoint.exists()  # no half-made progress to resume from

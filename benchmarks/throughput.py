@@ -3,10 +3,11 @@
     python benchmarks/throughput.py [--data ../shared/data] [--limit N] [--replicas entities=2]
 
 One run, all on this machine:
-0. a warm-up: ``--warmup`` articles (default 10,000) under other URLs through the same pipeline
-   with entities off, not measured: Kafka's and Elasticsearch's JIT compilers otherwise spend,
-   during the first runs after ``newsflow stack up``, as much CPU as Elasticsearch's own work
-   (on a stack started just before, 10,000 take off only part of that: use more there);
+0. a warm-up: ``--warmup`` articles (default 10,000) under other URLs through the same pipeline,
+   entities on or off as in the first measured pass, not measured: Kafka's, Elasticsearch's and
+   CoreNLP's JIT compilers otherwise spend, during the first runs after ``newsflow stack up``,
+   as much CPU as Elasticsearch's own work (on a stack started just before, 10,000 take off
+   only part of that: use more there). With entities on it takes about a minute;
 1. end to end: N articles (default: the 19,043 Reuters NORM records and the 2,225 BBC articles,
    each under a fresh URL) published to a fresh ``<run>.raw``; real worker processes (replicas
    as given) clean, dedup, enrich and index them; the clock runs from the first publish until
@@ -376,10 +377,11 @@ def main() -> None:
                         help="measure the processing limit before and after the end-to-end "
                         "run and average the two (2, default), or only after it (1)")
     parser.add_argument("--warmup", type=int, default=10000, metavar="N",
-                        help="first run N articles (under other URLs) through the pipeline with "
-                        "entities off, unmeasured, so Kafka's and Elasticsearch's JIT has "
-                        "compiled their hot code (default 10000; 0: none, as in the runs before "
-                        "2026-11-30's third session)")
+                        help="first run N articles (under other URLs) through the pipeline, "
+                        "entities on or off as in the first measured pass, unmeasured, so the "
+                        "services' JIT has compiled their hot code (default 10000; 0: none, as "
+                        "in the runs before 2026-11-30's third session; until its sixth, the "
+                        "warm-up always ran with entities off)")
     args = parser.parse_args()
 
     run = time.strftime("%Y%m%d-%H%M%S")
@@ -394,18 +396,23 @@ def main() -> None:
 
     results: dict[str, Any] = {"articles": len(messages), "replicas": replicas, "cores": cores}
     runs: dict[str, EndToEnd] = {}
+    passes = {"both": [True, False], "on": [True], "off": [False]}[args.entities]
     if args.warmup:
         # Kafka and Elasticsearch compile their hot code as they go: on a stack started minutes
         # before, their JIT compilers took as much CPU as Elasticsearch's own work (the
         # "C2 CompilerThre" rows of results.md). A pipeline that runs continuously pays that
-        # once, so the measured runs come after an unmeasured pass over other URLs.
+        # once, so the measured runs come after an unmeasured pass over other URLs. With the
+        # entities of the first pass: a warm-up without them left Elasticsearch compiling the
+        # entity fields' indexing (0.33 ms of C2 per article) and CoreNLP its model in the
+        # measured run.
+        entities = passes[0]
         warm = load_articles(args.data, f"{run}-warmup", args.warmup)
-        print(f"-- warm-up: end to end, entities off, {len(warm)} articles (not measured)")
-        w = run_end_to_end(settings.model_copy(update={"entities_enabled": False}), warm,
-                           replicas, False, out)
-        results["warmup"] = {"articles": w.articles, "rate": w.rate,
+        print(f"-- warm-up: end to end, entities {'on' if entities else 'off'}, {len(warm)} "
+              "articles (not measured)")
+        w = run_end_to_end(settings.model_copy(update={"entities_enabled": entities}), warm,
+                           replicas, entities, out)
+        results["warmup"] = {"articles": w.articles, "rate": w.rate, "entities": entities,
                              "service_threads": w.service_threads}
-    passes = {"both": [True, False], "on": [True], "off": [False]}[args.entities]
     for entities in passes:
         label = "entities on" if entities else "entities off"
         s = settings.model_copy(update={"entities_enabled": entities})

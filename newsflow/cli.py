@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from newsflow import logs
 from newsflow.config import Settings, env_var, load_settings, settings_env
@@ -156,12 +156,14 @@ def init(settings: Settings) -> None:
 def _print_status(settings: Settings) -> None:
     from newsflow import elastic, kafka_admin, procs, stack
 
-    table = Table("service", "endpoint", "pid", "healthy", "log", title="services")
+    table = Table("service", Column("endpoint", no_wrap=True), "pid", "state", title="services")
     services = stack.status(settings)
     for s in services:
-        table.add_row(s.name, s.endpoint, str(s.pid or "-"), "yes" if s.healthy else "NO",
-                      str(s.log))
+        table.add_row(s.name, s.endpoint, str(s.pid or "-"), s.detail)
     console.print(table)
+    # Below the table, whole: in a table cell a path is cut to the terminal's width.
+    logs = sorted({str(s.log.parent) for s in services})
+    console.print(f"service logs: {', '.join(logs)}/<service>.log", soft_wrap=True)
     up = {s.name for s in services if s.healthy}
     run_dir = _run_dir(settings)
     table = Table("worker", "pid", title="workers")

@@ -914,11 +914,11 @@ def status(settings: Settings) -> list[ServiceStatus]:
         pid = procs.pid_of(service, paths.run)
         ok = healthy(settings, service)
         if pid is not None and ok:
-            detail = f"up, {procs.group_rss(pid) / 2**20:.0f} MiB resident"
+            detail = f"up, {procs.group_rss(pid) / 2**20:.0f} MiB RSS"
         elif ok:
-            detail = "up, not started by newsflow (no pid file)"
+            detail = "up, not started by newsflow"
         elif pid is not None:
-            detail = "process running but not healthy (starting? see the log)"
+            detail = "NOT HEALTHY: starting? see its log"
         else:
             detail = "down"
         result.append(

@@ -33,4 +33,6 @@ def test_status_of_a_stopped_stack_does_not_ask_the_services_again(
     assert result.exit_code == 0, result.output
     assert "kafka: down, stage lag not shown" in result.output
     assert "elasticsearch: down, document count not shown" in result.output
-    assert result.output.count(" NO ") == 4  # kafka, elasticsearch, prefect, corenlp
+    assert result.output.count(" down ") == 4  # kafka, elasticsearch, prefect, corenlp
+    assert f"service logs: {(tmp_path / 'stack' / 'logs').resolve()}/<service>.log" in (
+        result.output)

@@ -715,6 +715,12 @@ def _explain(error: Exception) -> str | None:
         return f"cannot reach Kafka: {cause}{hint}"
     if isinstance(error, MissingTopicError):
         return str(error)
+    # Prefect's client raises a bare RuntimeError, the connection error as its cause.
+    if isinstance(error, RuntimeError) and str(error).startswith("Failed to reach API at"):
+        why = error.__cause__
+        detail = f" ({type(why).__name__}: {why})" if why else ""
+        return (f"cannot reach Prefect: {error}{detail}{hint} `newsflow publish --no-prefect` "
+                "publishes without recording a flow run.")
     return None
 
 

@@ -33,8 +33,18 @@ def test_search_with_elasticsearch_down_is_one_clear_error() -> None:
     assert retries and all("Connection refused" in line for line in retries)
 
 
+def test_publish_with_prefect_down_is_one_clear_error() -> None:
+    result = _newsflow("--prefect-api-url", "http://127.0.0.1:1/api", "publish", "--seeds")
+    assert result.returncode == 1
+    assert "error: cannot reach Prefect: Failed to reach API at http://127.0.0.1:1/api" in (
+        result.stderr)
+    assert "--no-prefect" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_other_errors_keep_their_traceback() -> None:
     assert _explain(ValueError("a bug")) is None
+    assert _explain(RuntimeError("something else")) is None
     from kafka.errors import KafkaTimeoutError
 
     bootstrap = _explain(KafkaTimeoutError("Unable to bootstrap from 127.0.0.1:1"))

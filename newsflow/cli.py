@@ -251,8 +251,9 @@ def worker(
     ctx: typer.Context,
     stage: Annotated[str, typer.Argument(help=f"one of: {', '.join(STAGES)}")],
     input: Annotated[Path | None, typer.Option(
-        "--input", "-i", help="offline: read the stage's input records from this JSONL file "
-        "instead of Kafka")] = None,
+        "--input", "-i", exists=True, dir_okay=False, readable=True,
+        help="offline: read the stage's input records from this JSONL file instead of Kafka")
+    ] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="offline: write the stage's output records here "
         "(default: stdout)")] = None,

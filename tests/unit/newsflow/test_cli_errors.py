@@ -1,5 +1,6 @@
-"""A service that cannot be reached is one clear line from the CLI, not a page of traceback;
-the client's retry warnings before it keep their cause and lose their tracebacks."""
+"""Errors a user can fix are one clear line from the CLI, not a page of traceback: a service
+that cannot be reached (the client's retry warnings before it keep their cause and lose their
+tracebacks), a missing input file."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +79,11 @@ def test_retry_warnings_of_clients_lose_their_traceback(our_log: io.StringIO) ->
                              "(ConnectionRefusedError: [Errno 111] Connection refused)")
     assert "our own warning" in lines[1]
     assert lines[2] == "Traceback (most recent call last):"  # ours keep theirs
+
+
+def test_offline_worker_with_a_missing_input_file_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jsonl"
+    result = _newsflow("worker", "clean", "-i", str(missing))
+    assert result.returncode == 2  # a usage error
+    assert "does not exist" in result.stderr and "nope.jsonl" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -705,7 +705,8 @@ def _explain(error: Exception) -> str | None:
 
     from newsflow.kafka_admin import MissingTopicError
 
-    cause = f"{type(error).__name__}: {error}"
+    name, text = type(error).__name__, str(error)
+    cause = text if text.startswith(name) else f"{name}: {text}"  # kafka's name themselves
     hint = ("\nIs it running? `newsflow stack status` shows what runs; `newsflow stack up` "
             "starts the local stack.")
     if isinstance(error, EsConnectionError | EsConnectionTimeout):

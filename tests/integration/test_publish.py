@@ -21,12 +21,21 @@ from tests.integration.conftest import REPO
 ARTICLE = b'{"url": "https://example.org/a", "text": "Some words to publish."}'
 
 
-def _no_topics(base: Settings) -> Settings:
-    return base.model_copy(update={"topic_prefix": f"news-missing{uuid.uuid4().hex[:10]}"})
+@pytest.fixture
+def settings(base_settings: Settings) -> Settings:
+    """Settings whose topic prefix has no topics behind it."""
+    return base_settings.model_copy(
+        update={"topic_prefix": f"news-missing{uuid.uuid4().hex[:10]}"})
 
 
-def test_publish_to_a_missing_topic_names_it(base_settings: Settings) -> None:
-    settings = _no_topics(base_settings)
+@pytest.fixture
+def one_article(tmp_path: Path) -> Path:
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(ARTICLE + b"\n")
+    return path
+
+
+def test_publish_to_a_missing_topic_names_it(settings: Settings) -> None:
     with pytest.raises(kafka_admin.MissingTopicError, match=rf"'{settings.topic_prefix}\.raw'"):
         publish(settings, [ARTICLE])
     client = kafka_admin.admin(settings)
@@ -37,13 +46,10 @@ def test_publish_to_a_missing_topic_names_it(base_settings: Settings) -> None:
 
 
 def test_cli_publish_to_a_missing_topic_is_one_clear_error(
-    base_settings: Settings, tmp_path: Path
+    settings: Settings, one_article: Path
 ) -> None:
-    settings = _no_topics(base_settings)
-    path = tmp_path / "one.jsonl"
-    path.write_bytes(ARTICLE + b"\n")
     result = subprocess.run(
-        [sys.executable, "-m", "newsflow", "publish", str(path), "--no-prefect"],
+        [sys.executable, "-m", "newsflow", "publish", str(one_article), "--no-prefect"],
         env={**os.environ, **settings_env(settings)}, cwd=REPO, capture_output=True, text=True,
         timeout=120, check=False,
     )
@@ -54,14 +60,11 @@ def test_cli_publish_to_a_missing_topic_is_one_clear_error(
 
 
 def test_backfills_into_a_missing_topic_fail_before_reading_anything(
-    base_settings: Settings, tmp_path: Path
+    settings: Settings, one_article: Path, tmp_path: Path
 ) -> None:
-    settings = _no_topics(base_settings)
-    archive = tmp_path / "archive.jsonl"
-    archive.write_bytes(ARTICLE + b"\n")
     checkpoint = tmp_path / "checkpoint.json"
     with pytest.raises(kafka_admin.MissingTopicError, match=r"\.raw' does not exist"):
-        backfill_archives(settings, [archive], checkpoint_file=checkpoint)
+        backfill_archives(settings, [one_article], checkpoint_file=checkpoint)
     with pytest.raises(kafka_admin.MissingTopicError, match=r"\.raw' does not exist"):
         backfill_kafka(settings, datetime(2026, 1, 1, tzinfo=UTC), checkpoint_file=checkpoint)
     assert not checkpoint.exists()  # no half-made progress to resume from

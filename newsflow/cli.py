@@ -69,7 +69,12 @@ def main(
                              log_level=log_level)
     logs.setup(settings.log_level, settings.log_format)
     # Prefect reads its own setting; point it at our server so flow runs are recorded there.
-    os.environ.setdefault("PREFECT_API_URL", settings.prefect_api_url)
+    # A server given to us (--prefect-api-url, NEWSFLOW_PREFECT_API_URL) wins over Prefect's
+    # own variable; our default does not.
+    if "prefect_api_url" in settings.model_fields_set:
+        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+    else:
+        os.environ.setdefault("PREFECT_API_URL", settings.prefect_api_url)
     ctx.obj = settings
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,9 +18,9 @@ from newsflow import logs
 from newsflow.cli import _explain
 
 
-def _newsflow(*args: str) -> subprocess.CompletedProcess[str]:
+def _newsflow(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "newsflow", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
+                          text=True, timeout=120, check=False, env={**os.environ, **env})
 
 
 def test_search_with_elasticsearch_down_is_one_clear_error() -> None:
@@ -36,7 +37,11 @@ def test_search_with_elasticsearch_down_is_one_clear_error() -> None:
 
 
 def test_publish_with_prefect_down_is_one_clear_error() -> None:
-    result = _newsflow("--prefect-api-url", "http://127.0.0.1:1/api", "publish", "--seeds")
+    # The flag wins over a PREFECT_API_URL already set (the integration suite sets one). The
+    # topic prefix has no topics: had the flow run all the same, nothing would be published.
+    result = _newsflow("--prefect-api-url", "http://127.0.0.1:1/api", "publish", "--seeds",
+                       PREFECT_API_URL="http://127.0.0.1:4200/api",
+                       NEWSFLOW_TOPIC_PREFIX="news-cli-errors-no-topics")
     assert result.returncode == 1
     assert "error: cannot reach Prefect: Failed to reach API at http://127.0.0.1:1/api" in (
         result.stderr)

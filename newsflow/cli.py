@@ -84,7 +84,8 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    # Escaped: messages quote user input and exception text, whose brackets are not markup.
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -189,7 +190,7 @@ def _print_status(settings: Settings) -> None:
                               str(row.committed), str(row.lag))
             console.print(table)
         except Exception as exc:  # status must still print what it can
-            err.print(f"kafka: unavailable ({type(exc).__name__}: {exc})")
+            err.print(f"kafka: unavailable ({type(exc).__name__}: {exc})", markup=False)
     if "elasticsearch" not in up:
         err.print("elasticsearch: down, document count not shown")
     else:
@@ -197,7 +198,7 @@ def _print_status(settings: Settings) -> None:
             console.print(f"documents in '{settings.es_alias}': "
                           f"{elastic.count(elastic.client(settings), settings)}")
         except Exception as exc:
-            err.print(f"elasticsearch: unavailable ({type(exc).__name__}: {exc})")
+            err.print(f"elasticsearch: unavailable ({type(exc).__name__}: {exc})", markup=False)
 
 
 # --- workers -------------------------------------------------------------------------------
@@ -740,8 +741,7 @@ def run() -> None:
         message = _explain(error)
         if message is None:
             raise
-        err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+        raise SystemExit(_fail(message).exit_code) from None
 
 
 if __name__ == "__main__":

@@ -93,3 +93,11 @@ def test_offline_worker_with_a_missing_input_file_says_so(tmp_path: Path) -> Non
     assert result.returncode == 2  # a usage error
     assert "does not exist" in result.stderr and "nope.jsonl" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["[/x]", "[bold]x"])
+def test_bad_input_is_quoted_as_given_not_read_as_markup(value: str) -> None:
+    result = _newsflow("search", "oil", "--from", value)
+    assert result.returncode == 1
+    assert f"error: --from: not a date (YYYY-MM-DD or ISO 8601): '{value}'" in result.stderr
+    assert "Traceback" not in result.stderr

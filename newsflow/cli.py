@@ -160,6 +160,8 @@ def init(settings: Settings) -> None:
 
 
 def _print_status(settings: Settings) -> None:
+    from kafka.errors import CoordinatorNotAvailableError
+
     from newsflow import elastic, kafka_admin, procs, stack
 
     table = Table("service", Column("endpoint", no_wrap=True), "pid", "state", title="services")
@@ -189,6 +191,9 @@ def _print_status(settings: Settings) -> None:
                 table.add_row(row.stage, row.topic, row.group, str(row.end_offset),
                               str(row.committed), str(row.lag))
             console.print(table)
+        except CoordinatorNotAvailableError:  # normal for some seconds after a first start
+            err.print("kafka: stage lag not known yet: the broker's group coordinator is still "
+                      "starting (ask again in a few seconds)")
         except Exception as exc:  # status must still print what it can
             err.print(f"kafka: unavailable ({type(exc).__name__}: {exc})", markup=False)
     if "elasticsearch" not in up:

@@ -48,3 +48,29 @@ def test_status_of_a_stopped_stack_does_not_ask_the_services_again(
     assert result.output.count(" down ") == 4  # kafka, elasticsearch, prefect, corenlp
     assert f"service logs: {(tmp_path / 'stack' / 'logs').resolve()}/<service>.log" in (
         result.output)
+
+
+def test_status_right_after_a_first_start_says_the_lag_is_not_known_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kafka.errors import CoordinatorNotAvailableError
+
+    from newsflow import stack
+
+    def coordinator_starting(_settings: object) -> None:
+        raise CoordinatorNotAvailableError("FindCoordinatorResponse error for GROUP/x")
+
+    up = [stack.ServiceStatus(name, "-", None, True, tmp_path / f"{name}.log", "up")
+          for name in ("kafka", "elasticsearch")]
+    monkeypatch.setenv("NEWSFLOW_STACK_DIR", str(tmp_path / "stack"))
+    monkeypatch.setattr(stack, "status", lambda _settings: up)
+    monkeypatch.setattr(kafka_admin, "lag", coordinator_starting)
+    monkeypatch.setattr(elastic, "count", lambda _es, _settings: 0)
+    monkeypatch.setattr(elastic, "client", lambda _settings: None)
+
+    result = CliRunner().invoke(cli.app, ["stack", "status"])
+
+    assert result.exit_code == 0, result.output
+    assert "stage lag not known yet: the broker's group coordinator is still starting" in (
+        result.output)
+    assert "unavailable" not in result.output

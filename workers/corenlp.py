@@ -10,10 +10,6 @@ puts them into ``doc.ents`` so that everything after the model in :mod:`workers.
 unchanged. The server's offsets count UTF-16 code units (Java strings): they are mapped back
 to Python's code points.
 
-Texts go to the server a chunk at a time (``batch_size`` of ``nlp.pipe``), ``concurrency``
-requests at once, and the next chunk is sent while the caller reads the entities of this one,
-so that one worker keeps the server busy.
-
 A long text is sent in pieces of at most ``MAX_REQUEST_CHARS``, cut at a line break where there
 is one: the server holds a whole request's tokens at once, and refuses a text over 100,000
 characters so that its heap never runs out (it tags overlong "words" as spaces for the same
@@ -34,7 +30,7 @@ import queue
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from typing import Any
 
@@ -250,41 +246,18 @@ class CoreNlpNer:
         return next(self.pipe([doc]))
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
-        # The server tags the next chunk while the caller works on this one: without that, a
-        # worker's own Python (tokenising, then reading entities) and the server's tagging took
-        # turns, and one entities worker kept the machine only 88-90% busy (throughput.py).
         docs = iter(docs)
-        ahead = ThreadPoolExecutor(1, thread_name_prefix="corenlp-ahead")
-        try:
-            pending: tuple[list[Doc], Future[list[list[tuple[int, int, str]]]]] | None = None
-            while True:
-                chunk = list(islice(docs, batch_size))
-                if chunk:
-                    texts = [text_of(doc) for doc in chunk]
-                    tagged = ahead.submit(self.client.spans, texts)
-                if pending is not None:
-                    yield from _with_ents(*pending)
-                if not chunk:
-                    return
-                pending = (chunk, tagged)
-        finally:
-            # After a failed chunk, the batch fails at once: a chunk still being tagged
-            # finishes (or times out) on its own, and its answer is dropped.
-            ahead.shutdown(wait=False, cancel_futures=True)
-
-
-def _with_ents(
-    chunk: list[Doc], tagged: Future[list[list[tuple[int, int, str]]]]
-) -> Iterator[Doc]:
-    for doc, found in zip(chunk, tagged.result(), strict=True):
-        ents: list[Span] = []
-        for start, end, label in found:
-            # spaCy tokenises differently: snap to its tokens ("U.S." vs "U.S" + ".").
-            span = doc.char_span(start, end, label=label, alignment_mode="expand")
-            if span is not None:
-                ents.append(span)
-        doc.ents = filter_spans(ents)
-        yield doc
+        while chunk := list(islice(docs, batch_size)):
+            texts = [text_of(doc) for doc in chunk]
+            for doc, found in zip(chunk, self.client.spans(texts), strict=True):
+                ents: list[Span] = []
+                for start, end, label in found:
+                    # spaCy tokenises differently: snap to its tokens ("U.S." vs "U.S" + ".").
+                    span = doc.char_span(start, end, label=label, alignment_mode="expand")
+                    if span is not None:
+                        ents.append(span)
+                doc.ents = filter_spans(ents)
+                yield doc
 
 
 @Language.factory(

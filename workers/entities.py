@@ -132,10 +132,6 @@ HEADS_FILE = DATA / "name_heads.json"
 MAX_NER_CHARS = 200_000
 # Exact-duplicate bodies whose entities are kept for reuse (a few MB at most).
 CACHE_SIZE = 4096
-# Texts per model call. Small, so that the CoreNLP server tags one chunk while this worker
-# reads the entities of the one before (corenlp.CoreNlpNer.pipe); spaCy's own model costs the
-# same per article in batches of 1 or 100 (eval_entities.py --speed --batch).
-NER_CHUNK = 32
 # A lone place name the model calls a person or organisation is taken as a place, and a city
 # counts for its country, only for cities at least this big (smaller towns share names with
 # people, clubs and other countries' regions: "Chelsea", "South Holland").
@@ -799,7 +795,7 @@ class EntitiesStage:
             nlp = self.nlp if lang == "en" else self.others[lang]
             assert nlp is not None
             docs = (corenlp.make_doc(nlp, text) for text in texts.values())
-            for key, doc in zip(texts, nlp.pipe(docs, batch_size=NER_CHUNK), strict=True):
+            for key, doc in zip(texts, nlp.pipe(docs), strict=True):
                 found[key] = self.entities(doc)
                 self._remember(key, found[key])
         outcomes: list[Outcome] = []

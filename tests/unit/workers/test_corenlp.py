@@ -9,7 +9,6 @@ import http.server
 import re
 import socket
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,57 +92,6 @@ def test_component_snaps_spans_to_spacy_tokens_and_drops_overlaps() -> None:
     ]
     assert docs[1].ents == ()
     assert client.calls == [2]  # one batch, one call
-
-
-class GatedClient(CoreNlpClient):
-    """Tags "Ada" in each text, but holds each chunk's answer until the test lets it go."""
-
-    def __init__(self, fail_on: str | None = None) -> None:
-        super().__init__("http://127.0.0.1:1")
-        self.started: list[threading.Event] = [threading.Event() for _ in range(4)]
-        self.release: list[threading.Event] = [threading.Event() for _ in range(4)]
-        self.chunks = 0
-        self.fail_on = fail_on
-
-    def spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
-        n, self.chunks = self.chunks, self.chunks + 1
-        self.started[n].set()
-        assert self.release[n].wait(10), "the test never released this chunk"
-        if self.fail_on in texts:
-            raise corenlp.CoreNlpError(f"refused {self.fail_on!r}")
-        return [[(0, 3, "PERSON")] if t.startswith("Ada") else [] for t in texts]
-
-
-def test_the_next_chunk_is_tagged_while_the_caller_reads_this_one() -> None:
-    nlp = spacy.blank("en")
-    client = GatedClient()
-    texts = ["Ada one.", "Bob two.", "Ada three."]
-    docs = CoreNlpNer(client).pipe(nlp.pipe(texts), batch_size=1)
-    client.release[0].set()
-    first = next(docs)
-    # The caller holds the first doc; the second chunk is already with the server.
-    assert client.started[1].wait(5)
-    assert [e.text for e in first.ents] == ["Ada"]
-    client.release[1].set()
-    client.release[2].set()
-    rest = list(docs)
-    assert [d.text for d in rest] == texts[1:]  # in order, each with its own answer
-    assert [[e.text for e in d.ents] for d in rest] == [[], ["Ada"]]
-    assert client.chunks == 3
-
-
-def test_a_refused_chunk_fails_at_once_without_waiting_for_the_next() -> None:
-    nlp = spacy.blank("en")
-    client = GatedClient(fail_on="Bad text.")
-    docs = CoreNlpNer(client).pipe(nlp.pipe(["Bad text.", "Ada waits."]), batch_size=1)
-    client.release[0].set()
-    began = time.monotonic()
-    with pytest.raises(corenlp.CoreNlpError, match="Bad text"):
-        next(docs)
-    # The second chunk, sent ahead, is held for up to 10 s (or dropped before it started):
-    # the error came without waiting for it.
-    assert time.monotonic() - began < 5
-    client.release[1].set()
 
 
 class EchoingServer(CoreNlpClient):

@@ -723,13 +723,13 @@ def _explain(error: Exception) -> str | None:
     if isinstance(error, EsConnectionError | EsConnectionTimeout):
         return f"cannot reach Elasticsearch: {cause}{hint}"
     if isinstance(error, KafkaConnectionError) or (
-        isinstance(error, KafkaTimeoutError) and "bootstrap" in str(error)
+        isinstance(error, KafkaTimeoutError) and "bootstrap" in text
     ):
         return f"cannot reach Kafka: {cause}{hint}"
     if isinstance(error, MissingTopicError):
-        return str(error)
+        return text
     # Prefect's client raises a bare RuntimeError, the connection error as its cause.
-    if isinstance(error, RuntimeError) and str(error).startswith("Failed to reach API at"):
+    if isinstance(error, RuntimeError) and text.startswith("Failed to reach API at"):
         why = error.__cause__
         detail = f" ({type(why).__name__}: {why})" if why else ""
         return (f"cannot reach Prefect: {error}{detail}{hint} `newsflow publish --no-prefect` "

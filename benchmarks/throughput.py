@@ -480,7 +480,11 @@ def main() -> None:
                         "DIR/results.json (benchmarks/out/<run>) as this version writes them")
     args = parser.parse_args()
     if args.report:
-        print("\n".join(report(json.loads((args.report / "results.json").read_text()))))
+        saved = args.report / "results.json"
+        if not saved.is_file():
+            parser.error(f"--report: no results.json in {args.report} (a benchmarks/out/<run> "
+                         "folder holds one)")
+        print("\n".join(report(json.loads(saved.read_text()))))
         return
 
     run = time.strftime("%Y%m%d-%H%M%S")

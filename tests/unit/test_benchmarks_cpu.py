@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from benchmarks.throughput import cpu_against_limit, report
+from benchmarks.throughput import cpu_against_limit, main, report
 
 
 def test_groups_workers_services_and_benchmark_against_the_limit_mean() -> None:
@@ -62,3 +65,13 @@ def test_report_leaves_out_what_a_results_json_lacks() -> None:
         "\nentities on: stage rates /s clean 900.0; peak RSS MiB clean-0 200; "
         "CPU ms per article corenlp 5.50, clean-0 0.50"
     )
+
+
+def test_report_of_a_folder_without_results_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["throughput.py", "--report", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 2
+    assert f"no results.json in {tmp_path}" in capsys.readouterr().err

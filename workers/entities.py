@@ -101,6 +101,7 @@ import logging
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from re import Match
@@ -132,6 +133,12 @@ HEADS_FILE = DATA / "name_heads.json"
 MAX_NER_CHARS = 200_000
 # Exact-duplicate bodies whose entities are kept for reuse (a few MB at most).
 CACHE_SIZE = 4096
+# spaCy keeps every new word it meets (its vocabulary and its tokenizer's cache) for the life of
+# the process, so a worker that runs for weeks would grow without end. After this many texts
+# each model run is in a memory zone (spaCy 3.8), which frees what the run added; the texts
+# before it leave the common words cached, as spaCy's memory-management guide advises
+# (benchmarks/entities_memory.py measures both).
+ZONE_AFTER_TEXTS = 5000
 # A lone place name the model calls a person or organisation is taken as a place, and a city
 # counts for its country, only for cities at least this big (smaller towns share names with
 # people, clubs and other countries' regions: "Chelsea", "South Holland").
@@ -663,7 +670,8 @@ def tidy_span(text: str, start: int, end: int, type_: EntityType) -> tuple[int, 
     return start, end
 
 
-@functools.cache
+# Bounded: it is asked about every place name the model finds, and a stream has no end of them.
+@functools.lru_cache(maxsize=65_536)
 def pycountry_code(name: str) -> str | None:
     """Alpha-2 code of the country *named* ``name``; a code ("CAN", "IT") is not a name."""
     try:
@@ -767,6 +775,8 @@ class EntitiesStage:
         # computed over lower-cased words, and offsets need the very same text.
         self._cache: OrderedDict[tuple[str, str], list[Entity]] = OrderedDict()
         self.cache_hits = 0
+        self.zone_after = ZONE_AFTER_TEXTS
+        self.texts_run = 0
 
     def process(self, batch: Sequence[DedupedArticle]) -> list[Outcome]:
         reasons = [self.skip_reason(article) for article in batch]
@@ -794,10 +804,15 @@ class EntitiesStage:
         for lang, texts in todo.items():
             nlp = self.nlp if lang == "en" else self.others[lang]
             assert nlp is not None
-            docs = (corenlp.make_doc(nlp, text) for text in texts.values())
-            for key, doc in zip(texts, nlp.pipe(docs), strict=True):
-                found[key] = self.entities(doc)
-                self._remember(key, found[key])
+            # Nothing of spaCy's (Doc, Span, string hash) may outlive the zone: entities()
+            # copies what it keeps into plain strings.
+            zone = nlp.memory_zone() if self.texts_run >= self.zone_after else nullcontext()
+            with zone:
+                docs = (corenlp.make_doc(nlp, text) for text in texts.values())
+                for key, doc in zip(texts, nlp.pipe(docs), strict=True):
+                    found[key] = self.entities(doc)
+                    self._remember(key, found[key])
+            self.texts_run += len(texts)
         outcomes: list[Outcome] = []
         for article, why, key in zip(batch, reasons, keys, strict=True):
             if why or key is None:

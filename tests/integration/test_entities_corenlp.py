@@ -66,6 +66,26 @@ def test_seed_article(stage: EntitiesStage, base_settings: Settings) -> None:
     assert not any("Adviser" in name for name in article.organizations)
 
 
+def test_in_a_memory_zone_the_seed_gets_the_same_entities_and_leaves_no_words(
+        stage: EntitiesStage, base_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-running worker tags in spaCy memory zones after its warm-up (workers.entities):
+    CoreNLP's spans must come through them unchanged, and the zone's new words must go."""
+    assert stage.nlp is not None
+    seed = deduped_seed(ROOT / base_settings.shared_dir)
+    monkeypatch.setattr(stage, "zone_after", stage.texts_run + 1)
+    [warm] = run(stage, [seed.model_copy(update={"id": "warm", "text_hash": "warm"})])
+    strings = len(stage.nlp.vocab.strings)
+    zoned = run(stage, [
+        seed.model_copy(update={"id": f"z{n}", "text_hash": f"z{n}",
+                                "body": f"{seed.body}\n\nfrobnitz{n} rose {n}7319 points."})
+        for n in (1, 2)])
+
+    assert len(stage.nlp.vocab.strings) == strings
+    for article in zoned:
+        assert article.entities == warm.entities
+        assert {"Qasim al-Araji", "Bashar Assad"} <= set(article.persons)
+
+
 def test_gold_set_quality(stage: EntitiesStage) -> None:
     """Mention-level F1 (exact spans and types) over the project's 30+ annotated articles;
     benchmarks/eval_entities.py prints the per-type table (0.890 when this was written)."""

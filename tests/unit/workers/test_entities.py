@@ -371,6 +371,8 @@ def test_country_codes() -> None:
     assert [pycountry_code(n) for n in ("CAN", "IT", "Gaza", "Amman", "Latakia")] == [None] * 5
     stage = EntitiesStage(None, aliases)
     assert stage.country_code("Russia") == "RU"  # pycountry knows it only as Russian Federation
+    # Asked about every place name of an endless stream: its memory must have a bound.
+    assert pycountry_code.cache_info().maxsize is not None
 
 
 # --- casing, gazetteer, duplicates, the gold set ------------------------------------------------
@@ -532,6 +534,33 @@ def test_a_cached_body_survives_new_entries_of_the_same_batch(
     assert {"Angela Merkel", "Emmanuel Macron"} <= set(again.persons)
     assert all({"Joe Biden", "Vladimir Putin"} <= set(enriched(o).persons) for o in outcomes[1:])
     assert len(stage._cache) == 2
+
+
+def test_after_its_warm_up_each_run_forgets_the_words_it_added(
+    stage: EntitiesStage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker runs for weeks: new words (names, figures) must not pile up in spaCy's
+    vocabulary once the warm-up texts are done, and names must still be found after it."""
+    assert stage.nlp is not None
+    strings = stage.nlp.vocab.strings
+    monkeypatch.setattr(stage, "zone_after", stage.texts_run + 1)  # one more text to warm up
+
+    def story(n: int) -> DedupedArticle:
+        novel = f"About {n}7319 tonnes of blorvex{n} and quintrally{n} were moved"
+        return deduped(f"{STORY} {novel}.", id=f"z{n}", text_hash=f"zone{n}")
+
+    before = len(strings)
+    warm = enriched(stage.process([story(1)])[0])
+    assert len(strings) > before  # outside a zone, the new words stay
+    after_warm_up = len(strings)
+    zoned = [enriched(stage.process([story(n)])[0]) for n in (2, 3)]
+
+    assert len(strings) == after_warm_up
+    assert "blorvex2" not in strings and "blorvex1" in strings
+    for article in zoned:  # same names, same types, in every zone
+        assert [(e.name, e.type) for e in article.entities] == [
+            (e.name, e.type) for e in warm.entities]
+        assert {"Donald Trump", "Keir Starmer"} <= set(article.persons)
 
 
 GOLD_DIR = ROOT / "tests" / "data" / "ner-gold"

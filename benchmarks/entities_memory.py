@@ -46,8 +46,11 @@ def bodies(paths: list[Path], limit: int) -> list[str]:
     for path in paths:
         with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz"
               else path.open(encoding="utf-8")) as f:
-            for line in f:
-                record = json.loads(line)
+            for number, line in enumerate(f, 1):
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{path}, line {number}: not JSON ({error})") from None
                 if record.get("text_type", "NORM") != "NORM":
                     continue
                 if body := record.get("body") or record.get("text"):
@@ -107,8 +110,13 @@ def main() -> None:
     for path in args.corpus:
         if not path.is_file():
             parser.error(f"no corpus file {path}")
+    if args.passes < 1 or args.limit < 1:
+        parser.error("--passes and --limit must be at least 1")
     if args.zones:
-        texts = bodies(args.corpus, args.limit)
+        try:
+            texts = bodies(args.corpus, args.limit)
+        except ValueError as error:
+            parser.error(str(error))
         for row in measure(texts, args.passes, args.zones == "on"):
             print(json.dumps(row), flush=True)
         return
@@ -118,7 +126,9 @@ def main() -> None:
     for zones in ("off", "on"):
         command = [sys.executable, __file__, *map(str, args.corpus), "--passes", str(args.passes),
                    "--limit", str(args.limit), "--zones", zones]
-        run = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+        run = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+        if run.returncode:  # it said why on stderr
+            sys.exit(run.returncode)
         for line in run.stdout.splitlines():
             r = json.loads(line)
             print(f"| {zones} | {r['pass']} | {r['articles']:,} | {r['strings']:,} | "

@@ -15,7 +15,6 @@ process's and the CoreNLP server's together.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import re
@@ -26,7 +25,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from eval_entities import article, batched
+from eval_entities import article, batched, bodies
 from procstat import cpu_seconds, service_pids
 
 from newsflow.config import Settings
@@ -38,26 +37,6 @@ SHARED = Path(os.environ.get("NEWSFLOW_SHARED_DIR", ROOT.parent / "shared"))
 CORPORA = [SHARED / "data/reuters21578/reuters21578.jsonl.gz",
            SHARED / "data/bbc-news/bbc-news.jsonl"]
 BATCH = Settings.model_fields["batch_size"].default  # the worker's batch size
-
-
-def bodies(paths: list[Path], limit: int) -> list[str]:
-    """Bodies of JSONL files (gzip or not); Reuters' records only of type NORM (with a body)."""
-    out: list[str] = []
-    for path in paths:
-        with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz"
-              else path.open(encoding="utf-8")) as f:
-            for number, line in enumerate(f, 1):
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}, line {number}: not JSON ({error})") from None
-                if record.get("text_type", "NORM") != "NORM":
-                    continue
-                if body := record.get("body") or record.get("text"):
-                    out.append(body)
-                if len(out) >= limit:
-                    return out
-    return out
 
 
 def renumbered(text: str, n: int) -> str:

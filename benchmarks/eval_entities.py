@@ -297,20 +297,33 @@ def evaluate(
         show("canonical-name level (per article)", scores(gold_c, pred_c, types))
 
 
+def bodies(paths: list[Path], limit: int) -> list[str]:
+    """Bodies of JSONL files (gzip or not); Reuters' records only of type NORM (with a body)."""
+    out: list[str] = []
+    for path in paths:
+        with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz"
+              else path.open(encoding="utf-8")) as f:
+            for number, line in enumerate(f, 1):
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{path}, line {number}: not JSON ({error})") from None
+                if record.get("text_type", "NORM") != "NORM":
+                    continue
+                if body := record.get("body") or record.get("text"):
+                    out.append(body)
+                if len(out) >= limit:
+                    return out
+    return out
+
+
 def speed(
     settings: Settings, stage: EntitiesStage, path: Path, limit: int, batch: int, bare: bool
 ) -> None:
     """Articles per CPU second through the stage, or (``bare``) through the model alone."""
-    bodies = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            d = json.loads(line)
-            if body := d.get("body") or d.get("text"):
-                bodies.append(body)
-            if len(bodies) >= limit:
-                break
+    texts = bodies([path], limit)
     # Distinct ids and hashes: no article may be served from the duplicate cache.
-    items = [article(f"s{i}", body) for i, body in enumerate(bodies)]
+    items = [article(f"s{i}", body) for i, body in enumerate(texts)]
     assert stage.nlp is not None
     model = bare_model(settings) if bare else None
     server = service_pids().get("corenlp") if settings.ner_backend == "corenlp" else None
@@ -327,7 +340,7 @@ def speed(
     dt, mine = time.perf_counter() - t0, time.process_time() - c0
     theirs = cpu_seconds(server) - s0 if server else 0.0
     cpu = mine + theirs
-    chars = sum(map(len, bodies)) / len(bodies)
+    chars = sum(map(len, texts)) / len(texts)
     what = f"{'bare model' if bare else 'entities stage'} ({settings.ner_backend})"
     split = f" = {mine:.1f} s here + {theirs:.1f} s CoreNLP server" if server else ""
     print(

@@ -12,12 +12,13 @@ Each model extends the one before it, so an article keeps everything it gathered
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Query parameters that identify a campaign or a click, never the page itself.
 _TRACKING_PREFIXES = ("utm_", "mc_", "pk_")
@@ -34,7 +35,10 @@ def canonical_url(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = (parts.scheme or "http").lower()
     host = (parts.hostname or "").lower().removeprefix("www.")
-    port = parts.port
+    try:
+        port = parts.port
+    except ValueError:  # not a port: an invalid URL, kept with a stable id all the same
+        port, host = None, parts.netloc.lower()
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
     query = sorted(
@@ -44,6 +48,46 @@ def canonical_url(url: str) -> str:
     )
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((scheme, host, path, urlencode(query), ""))
+
+
+# Articles are web pages (and, for `newsflow publish` of a local folder, files).
+ARTICLE_URL_SCHEMES = ("http", "https", "file")
+# A host name: letters (IDN too), digits, hyphens, underscores, dots; or an IP literal.
+_HOST = re.compile(r"^(?:[^\W_][\w-]*\.)*[^\W_][\w-]*\.?$|^[0-9a-f:.]+$", re.IGNORECASE)
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+def check_article_url(url: str) -> str:
+    """The URL of an article, stripped of surrounding whitespace; ValueError says why not.
+
+    Accepted: absolute ``http``/``https`` URLs with a host, and ``file:`` URLs with a path
+    (the local-folder publisher). Refused: every other scheme (``javascript:``, ``data:``,
+    ``ftp:``, ...), relative and scheme-relative URLs, whitespace or control characters
+    inside, a missing or malformed host or port, and credentials (``user:pass@``): refused,
+    not stripped, since they would travel to the index and be shown in every search.
+    """
+    url = url.strip()
+    if _SPACE_OR_CONTROL.search(url):
+        raise ValueError("URL contains whitespace or control characters")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise ValueError("relative URL: an article's URL must be absolute (http or https)")
+    if scheme not in ARTICLE_URL_SCHEMES:
+        raise ValueError(f"scheme '{scheme}:' is not an article's (http, https, or file)")
+    if "@" in parts.netloc:
+        raise ValueError("URL carries credentials (user:password@host): refused")
+    if scheme == "file":
+        if not parts.path.startswith("/") or parts.netloc not in ("", "localhost"):
+            raise ValueError("file URL needs an absolute local path (file:///...)")
+        return url
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError as exc:
+        raise ValueError(f"bad port in URL: {exc}") from None
+    if not parts.hostname or not _HOST.match(parts.hostname):
+        raise ValueError(f"URL has no valid host: {parts.netloc or '(none)'}")
+    return url
 
 
 def article_id(url: str) -> str:
@@ -68,8 +112,9 @@ class _Wire(BaseModel):
 class RawArticle(_Wire):
     """One article as published to ``news.raw`` by a crawler, feed, archive or person.
 
-    ``url`` is required, and at least one of ``text`` and ``html``. Fields this model does not
-    know are moved under ``metadata`` instead of being rejected, and travel to the index.
+    ``url`` is required (an absolute http/https URL, see :func:`check_article_url`), and at
+    least one of ``text`` and ``html``. Fields this model does not know are moved under
+    ``metadata`` instead of being rejected, and travel to the index.
     """
 
     url: str = Field(min_length=1)
@@ -80,6 +125,11 @@ class RawArticle(_Wire):
     published_at: AwareDatetime | None = None
     language: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _article_url(cls, url: str) -> str:
+        return check_article_url(url)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -40,10 +42,11 @@ def test_text_or_html_is_required():
 
 def test_published_at_must_be_iso_8601_with_zone():
     ok = RawArticle.model_validate(
-        {"url": "u", "text": "x", "published_at": "2025-03-04T08:30:00Z"})
+        {"url": "https://e.com/u", "text": "x", "published_at": "2025-03-04T08:30:00Z"})
     assert ok.published_at is not None and ok.published_at.year == 2025
     with pytest.raises(ValidationError):
-        RawArticle.model_validate({"url": "u", "text": "x", "published_at": "yesterday"})
+        RawArticle.model_validate(
+            {"url": "https://e.com/u", "text": "x", "published_at": "yesterday"})
 
 
 def test_one_pass_json_validation_reads_every_wire_model_as_two_steps_do():
@@ -65,3 +68,52 @@ def test_one_pass_json_validation_reads_every_wire_model_as_two_steps_do():
     for model, data in ((RawArticle, raw), (EnrichedArticle, enriched)):
         value = json.dumps(data, ensure_ascii=False).encode()
         assert model.model_validate_json(value) == model.model_validate(json.loads(value))
+
+
+# What people try as an article URL, and why each is refused (issue: script URLs indexed).
+REFUSED_URLS = {
+    "javascript:alert(1)": "scheme 'javascript:'",
+    "JavaScript:alert(document.cookie)": "scheme 'javascript:'",
+    " javascript:alert(1)": "scheme 'javascript:'",
+    "data:text/html,<script>alert(1)</script>": "scheme 'data:'",
+    "ftp://example.org/a.txt": "scheme 'ftp:'",
+    "mailto:desk@example.org": "scheme 'mailto:'",
+    "/news/2025/a": "relative URL",
+    "news/2025/a": "relative URL",
+    "example.org/news/a": "relative URL",
+    "//example.org/news/a": "relative URL",
+    "https://exa mple.org/a": "whitespace or control",
+    "https://example.org/a b": "whitespace or control",
+    "https://example.org/a\tb": "whitespace or control",
+    "java\nscript:alert(1)": "whitespace or control",
+    "https://user:secret@example.org/a": "credentials",
+    "https://token@example.org/a": "credentials",
+    "https://": "no valid host",
+    "http:///etc/passwd": "no valid host",
+    "https:example.org": "no valid host",
+    "https://exa<script>mple.org/": "no valid host",
+    "https://example.org:99999/a": "bad port",
+    "file://server/share/a.txt": "absolute local path",
+}
+
+
+@pytest.mark.parametrize("url", sorted(REFUSED_URLS))
+def test_only_absolute_web_urls_are_articles(url: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(REFUSED_URLS[url])):
+        RawArticle.model_validate({"url": url, "text": "x"})
+
+
+@pytest.mark.parametrize(("url", "kept"), [
+    ("https://example.org/a", "https://example.org/a"),
+    ("  http://example.org/a?b=1#c \n", "http://example.org/a?b=1#c"),  # stripped, kept
+    ("https://例え.jp/ニュース", "https://例え.jp/ニュース"),
+    ("https://[2001:db8::1]:8443/a", "https://[2001:db8::1]:8443/a"),
+    ("file:///home/me/pages/a.html", "file:///home/me/pages/a.html"),
+])
+def test_web_and_local_file_urls_are_articles(url: str, kept: str) -> None:
+    assert RawArticle.model_validate({"url": url, "text": "x"}).url == kept
+
+
+def test_an_invalid_url_still_has_a_stable_id() -> None:
+    # The audit and the publisher name every raw message by the id of its URL, good or not.
+    assert article_id("https://example.org:99999/a") == article_id("https://example.org:99999/a")

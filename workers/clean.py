@@ -30,7 +30,8 @@ Per article:
 
 Skip reasons (each with a detail): ``binary`` (html is binary data), ``not-html`` (no markup
 in ``html``), ``too-large`` (html or text over its cap), ``not-article`` (html gave no main
-text, or fewer than ``min_words`` words), ``empty`` (blank text after normalisation),
+text, or fewer than ``min_words`` words), ``not-text`` (the body would be binary data or
+noise, not language: ``workers/not_text.py``), ``empty`` (blank text after normalisation),
 ``too-short`` (text of fewer than ``min_words`` words). With an input ``text`` the html
 reasons fall back to that text instead of skipping.
 
@@ -61,10 +62,11 @@ from trafilatura.settings import Document
 from newsflow.config import Settings
 from schemas.articles import CleanArticle, RawArticle, article_id, canonical_url, source_of
 from workers.cleaning_rules import apply_line_rules
+from workers.not_text import why_not_text
 from workers.stage import Emit, Fail, Outcome, Skip, StageContext
 
 NAME = "clean"
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 
 # Caps checked before parsing, so that one message costs bounded time and memory. A news
 # article is well under 1 MB of HTML and 100 kB of text; these leave a wide margin.
@@ -331,6 +333,8 @@ class CleanStage:
         if isinstance(found, Skip):
             return found
         text, page = found
+        if problem := why_not_text(text):
+            return Skip("not-text", problem)
 
         title = normalise_line(raw.title) or normalise_line(page.title)
         cleaned = apply_line_rules(normalise_text(text))

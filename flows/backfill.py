@@ -83,4 +83,5 @@ def backfill_flow(
                 report.published, report.total, report.checkpoint)
     return {"published": report.published, "published_now": report.published_now,
             "total": report.total, "resumed": report.resumed, "ids": report.ids,
+            "unkeyed": report.unkeyed,
             "checkpoint": str(report.checkpoint), "topic": settings.topic("raw")}

@@ -35,4 +35,5 @@ def publish_flow(
     else:
         report = pub.publish(settings, messages)
     logger.info("published %d messages (%d with a URL)", report.published, len(report.ids))
-    return {"topic": report.topic, "published": report.published, "ids": report.ids}
+    return {"topic": report.topic, "published": report.published, "ids": report.ids,
+            "unkeyed": report.unkeyed}

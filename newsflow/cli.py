@@ -17,7 +17,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,6 +27,9 @@ from rich.table import Column, Table
 from newsflow import logs
 from newsflow.config import Settings, env_var, load_settings, settings_env
 from workers.topology import STAGES
+
+if TYPE_CHECKING:
+    from newsflow.outcomes import OutcomeWatch
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]})
@@ -312,6 +315,36 @@ def worker(
 # --- publish & search ----------------------------------------------------------------------
 
 
+def _watch(settings: Settings) -> OutcomeWatch:
+    """Started before publishing: outcomes are counted from this moment on."""
+    from newsflow.outcomes import OutcomeWatch
+
+    return OutcomeWatch(settings)
+
+
+def _await_outcomes(watch: OutcomeWatch, identities: list[str], timeout: float) -> None:
+    """Wait until each published article has an outcome; print the counts; fail naming the
+    articles without one at the timeout."""
+    from newsflow.cli_progress import bar
+
+    wanted = sorted(set(identities))
+    try:
+        with bar("outcomes", len(wanted)) as progress:
+            report = watch.wait(wanted, timeout, progress)
+        console.print(f"{len(wanted)} articles: {report.counts()} "
+                      f"(after {report.seconds:.0f}s)")
+        if report.complete:
+            return
+        urls = watch.urls(report.missing)
+    finally:
+        watch.close()
+    shown = "\n".join(f"  {i}  {urls.get(i, '')}".rstrip() for i in report.missing[:20])
+    more = f"\n  ... and {len(report.missing) - 20} more" if len(report.missing) > 20 else ""
+    raise _fail(f"{len(report.missing)} of {len(wanted)} articles have no outcome after "
+                f"{timeout:g}s (neither indexed, skipped nor dead-lettered):\n{shown}{more}\n"
+                "see `newsflow stack status` (stage lag) and the worker logs")
+
+
 @app.command()
 def publish(
     ctx: typer.Context,
@@ -320,7 +353,9 @@ def publish(
     seeds: Annotated[bool, typer.Option(help="also publish the seed articles")] = False,
     url_prefix: Annotated[str, typer.Option(
         help="URL given to .txt/.html files: prefix + relative path")] = "file:///",
-    wait: Annotated[bool, typer.Option(help="wait until the articles are searchable")] = False,
+    wait: Annotated[bool, typer.Option(
+        help="then wait until every article has an outcome (indexed, skipped with a reason, "
+        "or dead-lettered) and print the counts; exit 1 naming those without one")] = False,
     timeout: Annotated[float, typer.Option(help="how long --wait waits, seconds")] = 180,
     prefect: Annotated[bool, typer.Option(
         help="run as the Prefect 'publish' flow, recorded on the Prefect server")] = True,
@@ -333,6 +368,7 @@ def publish(
     settings = _settings(ctx)
     if not paths and not seeds:
         raise _fail("nothing to publish: give PATH(s) or --seeds")
+    watch = _watch(settings) if wait else None
     if prefect:
         from flows.publish import publish_flow
 
@@ -341,7 +377,7 @@ def publish(
                                   url_prefix=url_prefix, settings=settings, show_progress=True)
         except (SeedError, FileNotFoundError) as exc:
             raise _fail(str(exc)) from exc
-        ids = list(report["ids"])  # type: ignore[call-overload]
+        ids = [*report["ids"], *report["unkeyed"]]  # type: ignore[misc]
         console.print(f"published {report['published']} to {report['topic']}")
     else:
         try:
@@ -352,14 +388,10 @@ def publish(
             raise _fail(str(exc)) from exc
         with bar("publishing", len(messages)) as progress:
             result = pub.publish(settings, messages, progress=progress)
-        ids = result.ids
+        ids = [*result.ids, *result.unkeyed]
         console.print(f"published {result.published} to {result.topic}")
-    if wait:
-        with bar("searchable", len(set(ids))) as progress:
-            found = pub.wait_searchable(settings, ids, timeout, progress)
-        if found < len(set(ids)):
-            raise _fail(f"only {found} of {len(set(ids))} articles searchable after {timeout}s: "
-                        "see `newsflow stack status` and the worker logs")
+    if watch:
+        _await_outcomes(watch, ids, timeout)
 
 
 @app.command()
@@ -625,7 +657,10 @@ def backfill(
     ] = None,
     restart: Annotated[bool, typer.Option(help="forget the checkpoint, start over")] = False,
     url_prefix: Annotated[str, typer.Option(help="URL prefix of .txt/.html files")] = "file:///",
-    wait: Annotated[bool, typer.Option(help="then wait until they are searchable")] = False,
+    wait: Annotated[bool, typer.Option(
+        help="then wait until every article published has an outcome (indexed, skipped with "
+        "a reason, or dead-lettered) and print the counts; exit 1 naming those without one")
+    ] = False,
     timeout: Annotated[float, typer.Option(help="how long --wait waits, seconds")] = 600,
 ) -> None:
     """Re-process history into the index (the Prefect flow 'backfill'), resumably.
@@ -633,14 +668,13 @@ def backfill(
     Interrupted, the same command continues from its checkpoint.
     """
     from flows.backfill import backfill_flow
-    from newsflow import publish as pub
-    from newsflow.cli_progress import bar
 
     settings = _settings(ctx)
     if not kafka and not paths:
         raise _fail("give archive PATH(s), or --kafka with --since")
     if kafka and since is None:
         raise _fail("--kafka needs --since")
+    watch = _watch(settings) if wait else None
     try:
         report = backfill_flow(
             paths=[str(p) for p in paths or []], since=_utc(since), until=_utc(until),
@@ -652,13 +686,8 @@ def backfill(
     console.print(f"{'resumed' if report['resumed'] else 'backfill'}: published "
                   f"{report['published_now']} now, {report['published']} of {report['total']} "
                   f"in total to {report['topic']} (checkpoint {report['checkpoint']})")
-    if wait:
-        ids = sorted(set(report["ids"]))
-        with bar("searchable", len(ids)) as progress:
-            found = pub.wait_searchable(settings, ids, timeout, progress)
-        if found < len(ids):
-            raise _fail(f"{found} of {len(ids)} searchable after {timeout}s (some may have been "
-                        "skipped: see `newsflow audit`)")
+    if watch:
+        _await_outcomes(watch, [*report["ids"], *report["unkeyed"]], timeout)
 
 
 @app.command()

@@ -119,6 +119,7 @@ class BackfillReport:
     published_now: int  # by this run
     total: int | None
     ids: list[str] = field(default_factory=list)  # article ids published by this run
+    unkeyed: list[str] = field(default_factory=list)  # raw:<p>/<o> of those without a URL
     resumed: bool = False
 
 
@@ -131,6 +132,7 @@ def _acknowledged(cp: Checkpoint, path: Path, report: BackfillReport, sent: pub.
     report.published = cp.published
     report.published_now += sent.published
     report.ids.extend(sent.ids)
+    report.unkeyed.extend(sent.unkeyed)
     if progress:
         progress(cp.published, cp.total)
     return stop_after is not None and report.published_now >= stop_after

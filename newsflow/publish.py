@@ -1,4 +1,4 @@
-"""Publishing articles into ``news.raw`` from files, and waiting until they are searchable.
+"""Publishing articles into ``news.raw`` from files (waiting for them: ``newsflow.outcomes``).
 
 Accepted inputs (a path may be a file or a folder, searched recursively):
 - ``.jsonl`` / ``.jsonl.gz`` / ``.ndjson``: one raw-article JSON object per line, sent as is;
@@ -16,10 +16,11 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import time
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from kafka import KafkaProducer
 
@@ -31,6 +32,8 @@ from workers.topology import RAW
 
 log = logging.getLogger(__name__)
 
+# Percent-encoded in file names made into URLs (a URL with a space is not an article's).
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 DOC_SUFFIXES = (".txt", ".html", ".htm")
 Progress = Callable[[int], None]
@@ -69,7 +72,8 @@ def read_messages(path: Path, url_prefix: str = "file:///") -> Iterator[bytes]:
             for item in data if isinstance(data, list) else [data]:
                 yield json.dumps(item, ensure_ascii=False).encode()
         else:
-            url = url_prefix + file.relative_to(root).as_posix()
+            url = url_prefix + _SPACE_OR_CONTROL.sub(
+                lambda m: quote(m.group()), file.relative_to(root).as_posix())
             text = file.read_text(encoding="utf-8", errors="replace")
             if file.suffix.lower() == ".txt":
                 title, _, body = text.partition("\n")
@@ -92,7 +96,9 @@ def key_of(value: bytes) -> bytes | None:
 class PublishReport:
     topic: str
     published: int = 0
-    ids: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # article ids of the messages with a URL
+    # ``raw:<partition>/<offset>`` of the messages without one (the audit's identity)
+    unkeyed: list[str] = field(default_factory=list)
 
 
 def publish(
@@ -113,15 +119,17 @@ def publish(
     try:
         for value in messages:
             key = key_of(value)
-            futures.append(producer.send(topic, key=key, value=value))
+            futures.append((key, producer.send(topic, key=key, value=value)))
             report.published += 1
             if key:
                 report.ids.append(key.decode())
             if progress:
                 progress(1)
         producer.flush()
-        for future in futures:
-            future.get(timeout=30)
+        for key, future in futures:
+            sent = future.get(timeout=30)
+            if key is None:
+                report.unkeyed.append(f"raw:{sent.partition}/{sent.offset}")
     finally:
         if own:
             producer.close()
@@ -140,31 +148,3 @@ def publish_to(settings: Settings, topic: str, records: Iterable[tuple[bytes, by
         return len(futures)
     finally:
         producer.close()
-
-
-def wait_searchable(
-    settings: Settings, ids: list[str], timeout: float = 120, progress: Progress | None = None
-) -> int:
-    """Wait until the documents with these ids can be found through the alias.
-
-    Returns how many are searchable (== len(ids) unless the timeout ran out).
-    """
-    from newsflow import elastic
-
-    es = elastic.client(settings)
-    wanted = sorted(set(ids))
-    deadline = time.monotonic() + timeout
-    found = 0
-    while True:
-        if es.indices.exists_alias(name=settings.es_alias):
-            now = sum(
-                int(es.count(index=settings.es_alias,
-                             query={"ids": {"values": wanted[i:i + 1000]}})["count"])
-                for i in range(0, len(wanted), 1000)
-            )
-            if progress and now > found:
-                progress(now - found)
-            found = now
-        if found >= len(wanted) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.5)

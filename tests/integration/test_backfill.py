@@ -160,7 +160,9 @@ def test_live_articles_are_indexed_while_a_backfill_runs(pipeline: Pipeline, tmp
     # Workers up and warm (models loaded) before the clock matters.
     warm = _articles(1, "warmup")[0]
     pub.publish(pipeline.settings, [json.dumps(warm).encode()])
-    pub.wait_searchable(pipeline.settings, [article_id(warm["url"])], timeout=180)
+    wait_for(lambda: es.count(index=pipeline.settings.es_alias,
+                              query={"ids": {"values": [article_id(warm["url"])]}})["count"],
+             timeout=180, what="the warm-up article indexed")
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(backfill_flow(
         paths=[str(archive)], rate=8, batch_size=8, checkpoint=str(checkpoint),

@@ -19,7 +19,7 @@ export NEWSFLOW_SHARED_DIR := $(_SHARED)
 endif
 endif
 
-.PHONY: run deploy test unit faults lint status down install clean audit-deps lock
+.PHONY: run deploy test unit faults lint check-layers status down install clean audit-deps lock
 
 # Dependencies come from the lock file only, each checked against its SHA-256 (--require-hashes);
 # then the project itself, without dependencies.
@@ -55,8 +55,8 @@ deploy: install
 	$(NEWSFLOW) deploy
 
 ## test: unit and integration tests against the real local services (the fault-injection
-## suite included, on a stack of its own, with FAULTS_ARTICLES articles per scenario), lint,
-## and the dependency audit. `make faults` runs the fault suite alone.
+## suite included, on a stack of its own, with FAULTS_ARTICLES articles per scenario), lint
+## (ruff, mypy, the layer check), and the dependency audit. `make faults` runs the fault suite alone.
 FAULTS_ARTICLES ?= 2000
 test: install
 	$(NEWSFLOW) stack up --no-workers
@@ -70,9 +70,13 @@ unit: install
 faults: install
 	NEWSFLOW_FAULTS_ARTICLES=2000 $(PY) -m pytest -m faults tests/integration/faults
 
-lint: install
+lint: install check-layers
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+## check-layers: fail on an upward import (newsflow -> flows -> workers -> schemas, never back)
+check-layers:
+	$(PYTHON) scripts/check_layers.py
 
 status: install
 	$(NEWSFLOW) stack status

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a plain script from anywhere
 
-from newsflow.archives import from_bbc, from_reuters  # noqa: E402
+from flows.archives import from_bbc, from_reuters  # noqa: E402
 from schemas.articles import RawArticle  # noqa: E402
 from workers.clean import CleanStage  # noqa: E402
 from workers.stage import Emit, Skip  # noqa: E402

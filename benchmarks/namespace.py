@@ -15,8 +15,9 @@ from typing import IO, Any
 
 from elasticsearch import Elasticsearch
 
-from newsflow import elastic, kafka_admin
-from newsflow.config import Settings, settings_env
+from newsflow.config import Settings
+from workers.io import elastic, kafka_admin
+from workers.settings import settings_env
 from workers.topology import STAGES
 
 REPO = Path(__file__).resolve().parents[1]

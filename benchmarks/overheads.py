@@ -29,9 +29,9 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.namespace import namespace  # noqa: E402
 from benchmarks.procstat import cpu_seconds, service_pids  # noqa: E402
-from newsflow import logs  # noqa: E402
 from newsflow.config import load_settings  # noqa: E402
 from workers import runtime  # noqa: E402
+from workers.runtime import logs  # noqa: E402
 
 
 def idle_cpu(seconds: float) -> dict[str, float]:

@@ -58,10 +58,10 @@ from benchmarks.procstat import (  # noqa: E402
     service_pids,
     thread_cpu,
 )
-from newsflow import elastic, kafka_admin  # noqa: E402
+from flows.publish import publish  # noqa: E402
 from newsflow.config import Settings, load_settings  # noqa: E402
-from newsflow.publish import publish  # noqa: E402
-from workers.runtime import BatchProcessor, Message  # noqa: E402
+from workers.io import elastic, kafka_admin  # noqa: E402
+from workers.runtime.batch import BatchProcessor, Message  # noqa: E402
 from workers.stage import StageContext  # noqa: E402
 from workers.topology import STAGES  # noqa: E402
 

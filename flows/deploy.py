@@ -42,9 +42,9 @@ from flows.backfill import backfill_flow
 from flows.publish import publish_flow
 from flows.reindex import reindex_flow
 from flows.replay_dlq import replay_dlq_flow
+from flows.settings import FlowSettings, load_settings
 from flows.worker import stage_worker
-from newsflow import logs
-from newsflow.config import Settings, load_settings
+from workers.runtime import logs
 from workers.topology import STAGES
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,11 @@ OPS: dict[str, Flow[..., Any]] = {
 }
 
 
-def deployment_name(settings: Settings, what: str) -> str:
+def deployment_name(settings: FlowSettings, what: str) -> str:
     return f"{settings.topic_prefix}-{what}"
 
 
-def deployments(settings: Settings) -> list[RunnerDeployment]:
+def deployments(settings: FlowSettings) -> list[RunnerDeployment]:
     # to_deployment is sync here (no running event loop); its type says "or a coroutine".
     out: list[Any] = [
         stage_worker.to_deployment(
@@ -74,7 +74,7 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
     return out
 
 
-def full_names(settings: Settings) -> dict[str, str]:
+def full_names(settings: FlowSettings) -> dict[str, str]:
     """what (stage or operator flow) -> ``<flow>/<deployment>`` as Prefect names it."""
     names = {stage: f"stage-worker/{deployment_name(settings, stage)}" for stage in STAGES}
     names.update({what: f"{fl.name}/{deployment_name(settings, what)}"
@@ -82,7 +82,7 @@ def full_names(settings: Settings) -> dict[str, str]:
     return names
 
 
-def wait_for_deployments(settings: Settings, timeout: float = 120) -> dict[str, UUID]:
+def wait_for_deployments(settings: FlowSettings, timeout: float = 120) -> dict[str, UUID]:
     """Wait until the serving process has registered every deployment; their ids."""
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
@@ -110,7 +110,7 @@ def active_runs(deployment_id: UUID) -> list[UUID]:
     return [r.id for r in runs]
 
 
-def ensure_replicas(settings: Settings, replicas: int,
+def ensure_replicas(settings: FlowSettings, replicas: int,
                     stages: list[str] | None = None) -> dict[str, int]:
     """Start (or cancel) stage-worker runs until each stage has ``replicas`` active runs."""
     ids = wait_for_deployments(settings)
@@ -126,7 +126,7 @@ def ensure_replicas(settings: Settings, replicas: int,
     return result
 
 
-def delete_deployments(settings: Settings) -> None:
+def delete_deployments(settings: FlowSettings) -> None:
     """Remove this pipeline's deployments and their runs not yet finished from the server."""
     with get_client(sync_client=True) as client:
         for name in full_names(settings).values():

@@ -18,8 +18,8 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
 
-from newsflow.config import Settings, load_settings
-from workers.runtime import make_worker
+from flows.settings import FlowSettings, load_settings
+from workers.runtime.worker import make_worker
 from workers.topology import STAGES
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def replace_run(flow: Any, flow_run: Any, state: Any) -> None:
 @flow(name="stage-worker", retries=2, retry_delay_seconds=15,
       on_failure=[replace_run], on_crashed=[replace_run])
 def stage_worker(
-    stage: str, max_idle_seconds: float | None = None, settings: Settings | None = None
+    stage: str, max_idle_seconds: float | None = None, settings: FlowSettings | None = None
 ) -> dict[str, int]:
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")

@@ -35,11 +35,12 @@ from typing import Any
 
 from elasticsearch.helpers import scan
 
-from newsflow import elastic, kafka_admin
 from newsflow.config import Settings
-from newsflow.dlq import REPLAYED, DeadLetter, parse, read_all
 from schemas.articles import article_id
-from workers.topology import DLQ, RAW, SKIPPED, all_topics
+from workers.io import elastic, kafka_admin
+from workers.io.dead_letters import DeadLetter, parse
+from workers.io.kafka_admin import read_all
+from workers.topology import DLQ, RAW, REPLAYED, SKIPPED, all_topics
 
 
 @dataclass

@@ -24,8 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
-from newsflow import logs
-from newsflow.config import Settings, env_var, load_settings, settings_env
+from newsflow.config import Settings, load_settings
+from workers.runtime import logs
+from workers.settings import env_var, settings_env
 from workers.topology import STAGES
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ def stack_init(ctx: typer.Context) -> None:
 
 def init(settings: Settings) -> None:
     """Create the topics and the index behind the alias (idempotent)."""
-    from newsflow import elastic, kafka_admin
+    from workers.io import elastic, kafka_admin
 
     kafka_admin.ensure_topics(settings)
     elastic.ensure_index(elastic.client(settings), settings)
@@ -165,7 +166,8 @@ def init(settings: Settings) -> None:
 def _print_status(settings: Settings) -> None:
     from kafka.errors import CoordinatorNotAvailableError
 
-    from newsflow import elastic, kafka_admin, procs, stack
+    from newsflow import procs, stack
+    from workers.io import elastic, kafka_admin
 
     table = Table("service", Column("endpoint", no_wrap=True), "pid", "state", title="services")
     services = stack.status(settings)
@@ -283,7 +285,7 @@ def worker(
     settings = _settings(ctx)
     spec = STAGES[stage]
     if input is None:
-        from workers.runtime import make_worker
+        from workers.runtime.worker import make_worker
 
         if settings.metrics_port:
             from prometheus_client import start_http_server
@@ -292,7 +294,7 @@ def worker(
         make_worker(spec, settings).run(max_idle_seconds=max_idle)
         return
 
-    from workers.runtime import run_offline
+    from workers.runtime.offline import run_offline
 
     with input.open("rb") as fh:
         results = run_offline(spec, settings, fh)
@@ -361,9 +363,9 @@ def publish(
         help="run as the Prefect 'publish' flow, recorded on the Prefect server")] = True,
 ) -> None:
     """Publish articles to news.raw, keyed by article id, with a progress bar."""
-    from newsflow import publish as pub
-    from newsflow.cli_progress import bar
-    from newsflow.seeds import SeedError, seed_lines
+    from flows import publish as pub
+    from flows.seeds import SeedError, seed_lines
+    from newsflow.cli_progress import bar_for
 
     settings = _settings(ctx)
     if not paths and not seeds:
@@ -373,8 +375,10 @@ def publish(
         from flows.publish import publish_flow
 
         try:
-            report = publish_flow(paths=[str(p) for p in paths or []], seeds=seeds,
-                                  url_prefix=url_prefix, settings=settings, show_progress=True)
+            with bar_for("publishing") as progress:
+                report = publish_flow(paths=[str(p) for p in paths or []], seeds=seeds,
+                                      url_prefix=url_prefix, settings=settings,
+                                      progress=progress)
         except (SeedError, FileNotFoundError) as exc:
             raise _fail(str(exc)) from exc
         ids = [*report["ids"], *report["unkeyed"]]  # type: ignore[misc]
@@ -386,8 +390,8 @@ def publish(
                 messages.extend(pub.read_messages(path, url_prefix))
         except (SeedError, FileNotFoundError) as exc:
             raise _fail(str(exc)) from exc
-        with bar("publishing", len(messages)) as progress:
-            result = pub.publish(settings, messages, progress=progress)
+        with bar_for("publishing") as progress:
+            result = pub.publish(settings, messages, progress=progress, total=len(messages))
         ids = [*result.ids, *result.unkeyed]
         console.print(f"published {result.published} to {result.topic}")
     if watch:
@@ -423,9 +427,9 @@ def search(
     a timeline. The Python API is newsflow.search.search."""
     from datetime import date, datetime
 
-    from newsflow import elastic
     from newsflow.search import Filters, print_result
     from newsflow.search import search as run_search
+    from workers.io import elastic
 
     def when(value: str | None, option: str) -> date | datetime | None:
         if value is None:
@@ -461,7 +465,7 @@ def rollover(
 ) -> None:
     """Start a new index generation behind the alias when the current one is old or big
     (the ILM policy's hot phase, for nodes without ILM; run it daily). Searches see all."""
-    from newsflow import elastic
+    from workers.io import elastic
 
     settings = _settings(ctx)
     es = elastic.client(settings)
@@ -553,9 +557,9 @@ def dlq_list(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
     """Dead letters: when, which stage, why, where from, after how many attempts."""
-    from newsflow import dlq
+    from workers.io.dead_letters import list_dead
 
-    dead = dlq.list_dead(_settings(ctx), stage=stage, reason=reason, since=since, until=until)
+    dead = list_dead(_settings(ctx), stage=stage, reason=reason, since=since, until=until)
     if as_json:
         for d in dead:
             print(json.dumps(d.summary(), ensure_ascii=False))
@@ -578,10 +582,10 @@ def dlq_replay(
     dry_run: Annotated[bool, typer.Option(help="only show what would be replayed")] = False,
 ) -> None:
     """Re-publish dead letters' original bytes to their stage's input topic, once each."""
-    from newsflow import dlq
+    from flows.replay_dlq import replay
 
     settings = _settings(ctx)
-    report = dlq.replay(settings, stage=stage, reason=reason, since=since, until=until,
+    report = replay(settings, stage=stage, reason=reason, since=since, until=until,
                         dry_run=dry_run)
     verb = "would replay" if dry_run else "replayed"
     counts = ", ".join(f"{n} to {t}" for t, n in report.by_topic(settings).items()) or "nothing"
@@ -668,6 +672,7 @@ def backfill(
     Interrupted, the same command continues from its checkpoint.
     """
     from flows.backfill import backfill_flow
+    from newsflow.cli_progress import bar_for
 
     settings = _settings(ctx)
     if not kafka and not paths:
@@ -676,11 +681,13 @@ def backfill(
         raise _fail("--kafka needs --since")
     watch = _watch(settings) if wait else None
     try:
-        report = backfill_flow(
-            paths=[str(p) for p in paths or []], since=_utc(since), until=_utc(until),
-            sources=source or None, kafka=kafka, url_prefix=url_prefix, rate=rate or None,
-            batch_size=batch_size, checkpoint=str(checkpoint) if checkpoint else None,
-            restart=restart, settings=settings, show_progress=True)
+        with bar_for("backfill") as progress:
+            report = backfill_flow(
+                paths=[str(p) for p in paths or []], since=_utc(since), until=_utc(until),
+                sources=source or None, kafka=kafka, url_prefix=url_prefix,
+                rate=rate or None, batch_size=batch_size,
+                checkpoint=str(checkpoint) if checkpoint else None, restart=restart,
+                settings=settings, progress=progress)
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     console.print(f"{'resumed' if report['resumed'] else 'backfill'}: published "
@@ -743,7 +750,7 @@ def _explain(error: Exception) -> str | None:
     from elastic_transport import ConnectionTimeout as EsConnectionTimeout
     from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
-    from newsflow.kafka_admin import MissingTopicError
+    from workers.io.kafka_admin import MissingTopicError
 
     name, text = type(error).__name__, str(error)
     cause = text if text.startswith(name) else f"{name}: {text}"  # kafka's name themselves

@@ -11,6 +11,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -30,3 +31,21 @@ def bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
                   TimeRemainingColumn()) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
+
+
+@contextmanager
+def bar_for(description: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A ``flows.progress.Progress`` callback drawing a bar: opened at the first report (the
+    total is known then), set to each ``done`` reported (a resumed backfill starts there)."""
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  RateColumn(), TimeElapsedColumn(), TextColumn("eta"),
+                  TimeRemainingColumn()) as progress:
+        task: list[TaskID] = []
+
+        def report(done: int, total: int | None) -> None:
+            if not task:
+                task.append(progress.add_task(description, total=total, completed=done))
+            else:
+                progress.update(task[0], completed=done, total=total)
+
+        yield report

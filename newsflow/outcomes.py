@@ -24,14 +24,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
-from newsflow import elastic
 from newsflow.audit import dead_identity, raw_identity
 from newsflow.config import Settings
-from newsflow.dlq import parse
-from newsflow.secrets import kafka_client_options
+from workers.io import elastic
+from workers.io.dead_letters import parse
+from workers.io.kafka_clients import make_consumer
 from workers.topology import DLQ, RAW, SKIPPED
 
 log = logging.getLogger(__name__)
@@ -67,9 +66,7 @@ class OutcomeWatch:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.since = datetime.now(UTC) - CLOCK_SKEW
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-            client_id="newsflow-wait", **kafka_client_options(settings))
+        self.consumer = make_consumer(settings, client_id="newsflow-wait")
         self.starts: dict[TopicPartition, int] = {}
         for kind in (SKIPPED, DLQ, RAW):
             topic = settings.topic(kind)
@@ -158,9 +155,7 @@ class OutcomeWatch:
         raw = [tp for tp in self.starts if tp.topic == self.settings.topic(RAW)]
         if not wanted or not raw:
             return {}
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False,
-            client_id="newsflow-wait", **kafka_client_options(self.settings))
+        consumer = make_consumer(self.settings, client_id="newsflow-wait")
         try:
             ends = consumer.end_offsets(raw)
             consumer.assign(raw)

@@ -26,8 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from newsflow.config import Settings
-
 # The Kafka SCRAM users, one per pipeline stage plus the publisher and the admin (topics, ACLs).
 # Kept here rather than derived from workers.topology so this module stays import-light; a unit
 # test checks the two agree.
@@ -45,39 +43,6 @@ ENV_KEYS: tuple[str, ...] = (
     "KAFKA_KEYSTORE_PASSWORD",  # the broker's PKCS#12 keystore (made by the certs service)
     "PREFECT_AUTH_PASSWORD",  # PREFECT_SERVER_API_AUTH_STRING = admin:<this>
 )
-
-
-def es_client_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for ``elasticsearch.Elasticsearch`` (auth and TLS), {} when unset."""
-    options: dict[str, Any] = {}
-    if settings.es_username is not None and settings.es_password is not None:
-        options["basic_auth"] = (settings.es_username, settings.es_password.get_secret_value())
-    if settings.es_ca_certs is not None:
-        options["ca_certs"] = str(settings.es_ca_certs)
-    return options
-
-
-def kafka_client_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for kafka-python clients (producer, consumer, admin).
-
-    PLAINTEXT (the default) returns {}: credentials set without a SASL protocol are not sent.
-    """
-    protocol = settings.kafka_security_protocol.upper()
-    if protocol == "PLAINTEXT":
-        return {}
-    options: dict[str, Any] = {"security_protocol": protocol}
-    if protocol.startswith("SASL_"):
-        if settings.kafka_username is None or settings.kafka_password is None:
-            raise ValueError(
-                f"kafka_security_protocol={protocol} needs NEWSFLOW_KAFKA_USERNAME and "
-                "NEWSFLOW_KAFKA_PASSWORD (or the secret file newsflow_kafka_password)"
-            )
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_username
-        options["sasl_plain_password"] = settings.kafka_password.get_secret_value()
-    if settings.kafka_ssl_cafile is not None:
-        options["ssl_cafile"] = str(settings.kafka_ssl_cafile)
-    return options
 
 
 # --- first set-up: the .env of docker-compose.yml ------------------------------------------

@@ -71,7 +71,8 @@ from string import Template
 from urllib.parse import urlsplit
 
 from newsflow import procs
-from newsflow.config import Settings, env_var
+from newsflow.config import Settings
+from workers.settings import env_var
 
 __all__ = [
     "ES_VERSION",

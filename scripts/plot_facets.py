@@ -18,9 +18,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
-from newsflow import elastic
 from newsflow.config import load_settings
 from newsflow.search import Filters, search
+from workers.io import elastic
 
 PANELS = ("persons", "organizations", "locations", "countries", "source")
 

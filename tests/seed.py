@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.seeds import SeedError, seed_article
+from flows.seeds import SeedError, seed_article
 from schemas.articles import DedupedArticle, RawArticle
 from workers.clean import CleanStage
 from workers.stage import Emit

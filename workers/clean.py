@@ -59,14 +59,15 @@ import trafilatura
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from trafilatura.settings import Document
 
-from newsflow.config import Settings
 from schemas.articles import CleanArticle, RawArticle, article_id, canonical_url, source_of
 from workers.cleaning_rules import apply_line_rules
 from workers.not_text import why_not_text
+from workers.settings import WorkerSettings
 from workers.stage import Emit, Fail, Outcome, Skip, StageContext
+from workers.topology import STAGES
 
 NAME = "clean"
-VERSION = "2.1.0"
+VERSION = STAGES[NAME].version
 
 # Caps checked before parsing, so that one message costs bounded time and memory. A news
 # article is well under 1 MB of HTML and 100 kB of text; these leave a wide margin.
@@ -387,5 +388,5 @@ class CleanStage:
         self.extract.close()
 
 
-def build(settings: Settings, context: StageContext) -> CleanStage:
+def build(settings: WorkerSettings, context: StageContext) -> CleanStage:
     return CleanStage(min_words=settings.min_words)

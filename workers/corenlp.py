@@ -38,7 +38,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from newsflow.stack import corenlp_ready
+from workers.io.health import corenlp_ready
 from workers.stage import TransientError
 
 COMPONENT = "corenlp_ner"

@@ -73,15 +73,16 @@ import numpy as np
 from datasketch import MinHash
 from numpy.typing import NDArray
 
-from newsflow.config import Settings
 from schemas.articles import CleanArticle, DedupedArticle
+from workers.settings import WorkerSettings
 from workers.stage import Emit, Outcome, Skip, StageContext, TransientError
+from workers.topology import STAGES
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 NAME = "dedup"
-VERSION = "2.0"
+VERSION = STAGES[NAME].version
 
 NUM_PERM = 128
 SEED = 1
@@ -705,7 +706,7 @@ def _follow(moved: Mapping[str, str], cluster_id: str) -> str:
     return cluster_id
 
 
-def build(settings: Settings, context: StageContext) -> DedupStage:
+def build(settings: WorkerSettings, context: StageContext) -> DedupStage:
     """Offline: state in memory. Otherwise in ``settings.dedup_index``, shared by replicas."""
     store: DedupStore
     if context.offline:

@@ -115,13 +115,14 @@ from spacy.language import Language
 from spacy.lookups import Lookups
 from spacy.tokens import Doc
 
-from newsflow.config import Settings
 from schemas.articles import DedupedArticle, EnrichedArticle, Entity, Mention
 from workers import corenlp
+from workers.settings import WorkerSettings
 from workers.stage import Emit, Outcome, StageContext
+from workers.topology import STAGES
 
 NAME = "entities"
-VERSION = "3.0.0"
+VERSION = STAGES[NAME].version
 
 DATA = Path(__file__).parent / "data"
 ALIASES_FILE = DATA / "entity_aliases.json"
@@ -550,7 +551,7 @@ class _Mention:
     type: EntityType
 
 
-def load_english(settings: Settings) -> Language:
+def load_english(settings: WorkerSettings) -> Language:
     """The English pipeline: spaCy's tokenizer with CoreNLP's tagger (``ner_backend``
     "corenlp", see :mod:`workers.corenlp`), or the spaCy model's own NER ("spacy")."""
     if settings.ner_backend == "spacy":
@@ -1161,7 +1162,7 @@ class EntitiesStage:
         self.nlp = None
 
 
-def build(settings: Settings, context: StageContext) -> EntitiesStage:
+def build(settings: WorkerSettings, context: StageContext) -> EntitiesStage:
     aliases = Aliases.load()
     gazetteer = Gazetteer.load(aliases)
     nlp = None

@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from newsflow.config import Settings
 from schemas.articles import EnrichedArticle, IndexDocument
+from workers.settings import WorkerSettings
 from workers.stage import Emit, Outcome, StageContext
+from workers.topology import STAGES
 
 NAME = "index"
-VERSION = "1.0.0"
+VERSION = STAGES[NAME].version
 
 _DOC_FIELDS = sorted(set(IndexDocument.model_fields) & set(EnrichedArticle.model_fields))
 
@@ -46,5 +47,5 @@ class IndexStage:
         pass
 
 
-def build(settings: Settings, context: StageContext) -> IndexStage:
+def build(settings: WorkerSettings, context: StageContext) -> IndexStage:
     return IndexStage()

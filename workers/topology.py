@@ -2,9 +2,12 @@
 
     news.raw --clean--> news.clean --dedup--> news.deduped --entities--> news.enriched --index--> ES
 
-A stage's name is its module (``workers/<name>.py``), its ``newsflow worker NAME`` argument
-and its consumer group (``Settings.group``). Topic names come from ``Settings.topic`` and the
-``input``/``output`` kinds below, and nowhere else.
+A stage's name is its module (``workers/<name>``), its ``newsflow worker NAME`` argument
+and its consumer group (``WorkerSettings.group``). Topic names come from
+``WorkerSettings.topic`` and the ``input``/``output`` kinds below, and nowhere else. A stage's
+version lives here too (its module reads it from this table): every article records the
+version of each stage that made it, and ``reenrich`` re-runs the stages whose version changed
+without importing any stage's code.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from importlib import import_module
 
 from pydantic import BaseModel
 
-from newsflow.config import Settings
 from schemas.articles import (
     CleanArticle,
     DedupedArticle,
@@ -23,6 +25,7 @@ from schemas.articles import (
     IndexDocument,
     RawArticle,
 )
+from workers.settings import WorkerSettings
 from workers.stage import Stage, StageContext
 
 RAW = "raw"
@@ -34,6 +37,7 @@ REPLAYED = "dlq-replayed"  # marks of dead letters already replayed (newsflow dl
 @dataclass(frozen=True)
 class StageSpec:
     name: str
+    version: str  # bump when the stage's output changes for the same input
     input: str  # topic kind read
     output: str | None  # topic kind written; None = Elasticsearch
     input_model: type[BaseModel]
@@ -43,34 +47,40 @@ class StageSpec:
     # stuck worker (see workers.runtime.max_poll_interval_ms).
     seconds_per_message: float = 0.25
 
-    def build(self, settings: Settings, context: StageContext) -> Stage[BaseModel]:
+    def build(self, settings: WorkerSettings, context: StageContext) -> Stage[BaseModel]:
         module = import_module(f"workers.{self.name}")
-        factory: Callable[[Settings, StageContext], Stage[BaseModel]] = module.build
+        factory: Callable[[WorkerSettings, StageContext], Stage[BaseModel]] = module.build
         return factory(settings, context)
 
-    def input_topic(self, settings: Settings) -> str:
+    def input_topic(self, settings: WorkerSettings) -> str:
         return settings.topic(self.input)
 
-    def output_topic(self, settings: Settings) -> str | None:
+    def output_topic(self, settings: WorkerSettings) -> str | None:
         return settings.topic(self.output) if self.output else None
 
 
 STAGES: dict[str, StageSpec] = {
     spec.name: spec
     for spec in (
-        # clean: a page may use its whole extraction time limit (clean.TIME_LIMIT_SECONDS,
-        # 10 s) and then the extraction child is restarted.
-        StageSpec("clean", RAW, "clean", RawArticle, CleanArticle, seconds_per_message=15.0),
-        StageSpec("dedup", "clean", "deduped", CleanArticle, DedupedArticle),
+        # clean: a page may use its whole extraction time limit (10 s) and then the
+        # extraction child is restarted.
+        StageSpec("clean", "2.1.0", RAW, "clean", RawArticle, CleanArticle,
+                  seconds_per_message=15.0),
+        StageSpec("dedup", "2.0", "clean", "deduped", CleanArticle, DedupedArticle),
         # entities: spaCy on a very long article takes seconds.
-        StageSpec("entities", "deduped", "enriched", DedupedArticle, EnrichedArticle,
+        StageSpec("entities", "3.0.0", "deduped", "enriched", DedupedArticle, EnrichedArticle,
                   seconds_per_message=1.0),
-        StageSpec("index", "enriched", None, EnrichedArticle, IndexDocument),
+        StageSpec("index", "1.0.0", "enriched", None, EnrichedArticle, IndexDocument),
     )
 }
 
 
-def all_topics(settings: Settings) -> list[str]:
+def current_versions() -> dict[str, str]:
+    """stage -> the version its code has now."""
+    return {name: spec.version for name, spec in STAGES.items()}
+
+
+def all_topics(settings: WorkerSettings) -> list[str]:
     """Every topic the pipeline uses, in flow order, plus the dead-letter and skip topics."""
     kinds = [RAW] + [s.output for s in STAGES.values() if s.output] + [DLQ, SKIPPED]
     return [settings.topic(kind) for kind in kinds]

@@ -27,8 +27,9 @@ import pytest
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
-from newsflow import elastic, kafka_admin
-from newsflow.config import Settings, load_settings, settings_env
+from newsflow.config import Settings, load_settings
+from workers.io import elastic, kafka_admin
+from workers.settings import settings_env
 from workers.topology import STAGES
 
 REPO = Path(__file__).resolve().parents[2]

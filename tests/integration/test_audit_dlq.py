@@ -7,11 +7,12 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-from newsflow import kafka_admin
+from flows.replay_dlq import replay
 from newsflow.audit import audit
-from newsflow.dlq import list_dead, replay
 from tests.integration.conftest import REPO, Pipeline, wait_for
 from tests.integration.faults.corpus import check_books, make_corpus, progress, publish
+from workers.io import kafka_admin
+from workers.io.dead_letters import list_dead
 from workers.topology import RAW
 
 

@@ -17,11 +17,12 @@ import pytest
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
+from flows import publish as pub
 from flows.backfill import backfill_flow
-from newsflow import elastic, orchestrate
-from newsflow import publish as pub
+from flows.backfill import Checkpoint
 from newsflow.config import load_settings
 from schemas.articles import article_id
+from workers.io import elastic
 
 from .conftest import REPO, Pipeline, wait_for
 
@@ -210,4 +211,4 @@ def test_kafka_backfill_republishes_a_time_range(pipeline: Pipeline, tmp_path: P
     republished = [r for r in recent if r.timestamp >= int(until.timestamp() * 1000)]
     assert sorted(json.loads(r.value)["url"] for r in republished) == sorted(
         r["url"] for r in second)
-    assert orchestrate.Checkpoint.model_validate_json(checkpoint.read_text()).done
+    assert Checkpoint.model_validate_json(checkpoint.read_text()).done

@@ -10,9 +10,9 @@ import random
 
 import pytest
 
-from newsflow import elastic
-from newsflow.publish import publish
+from flows.publish import publish
 from schemas.articles import SkipRecord, article_id
+from workers.io import elastic
 
 from .conftest import Pipeline, wait_for
 

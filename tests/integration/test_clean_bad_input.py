@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from newsflow.publish import publish
+from flows.publish import publish
 from schemas.articles import CleanArticle, SkipRecord, article_id
 
 from .conftest import Pipeline, jsonl

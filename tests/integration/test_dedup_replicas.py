@@ -17,11 +17,11 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient
 
-from newsflow import elastic
-from newsflow.clusters import cluster_sizes
 from newsflow.config import Settings
+from newsflow.search import story_sizes
 from schemas.articles import CleanArticle, DedupedArticle, article_id, canonical_url
 from workers.dedup import ElasticsearchStore
+from workers.io import elastic
 
 from .conftest import Pipeline, wait_for
 
@@ -216,9 +216,7 @@ def test_duplicates_are_indexed_and_collapse_to_one_hit_per_story(pipeline: Pipe
     assert len(hits) == PAIRS
     roots = {out[o.id].cluster_id for o, _ in story_pairs}
     assert {h["_source"]["cluster_id"] for h in hits} == roots
-    assert cluster_sizes(es, alias, [*roots, "no-such-cluster"]) == {
-        **dict.fromkeys(roots, 2),
-        "no-such-cluster": 0,
-    }
+    sizes = story_sizes(es, alias, [*roots, "no-such-cluster"])
+    assert {c: s.articles for c, s in sizes.items()} == dict.fromkeys(roots, 2)
     marked = es.count(index=alias, query={"term": {"is_duplicate": True}})["count"]
     assert marked == PAIRS

@@ -14,7 +14,7 @@ from schemas.articles import DedupedArticle, EnrichedArticle
 from tests.seed import deduped_seed
 from workers.corenlp import COMPONENT, CoreNlpClient, CoreNlpError, CoreNlpNer
 from workers.entities import EntitiesStage, build
-from workers.runtime import BatchProcessor, Message
+from workers.runtime.batch import BatchProcessor, Message
 from workers.stage import Emit, StageContext
 from workers.topology import STAGES
 

@@ -15,10 +15,10 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import StateType
 
 from flows import deploy
+from flows import publish as pub
 from flows.publish import publish_flow
 from flows.worker import stage_worker
-from newsflow import elastic
-from newsflow import publish as pub
+from workers.io import elastic
 from workers.topology import STAGES
 
 from .conftest import REPO, Pipeline, wait_for

@@ -20,9 +20,9 @@ import httpx
 from kafka import KafkaProducer
 from pydantic import SecretStr
 
-from newsflow import elastic
-from newsflow.config import settings_env
 from tests.integration.conftest import REPO, Pipeline, wait_for
+from workers.io import elastic
+from workers.settings import settings_env
 
 ES_SECRET = "es-Secret-9f3b1c7d2e"
 KAFKA_SECRET = "kafka-Secret-4a8e6f0b5c"

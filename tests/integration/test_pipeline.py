@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from newsflow import elastic
-from newsflow.publish import publish
+from flows.publish import publish
+from flows.seeds import seed_lines
 from newsflow.search import search
-from newsflow.seeds import seed_lines
 from schemas.articles import article_id
+from workers.io import elastic
 from workers.topology import STAGES
 
 from .conftest import REPO, Pipeline, jsonl, wait_for

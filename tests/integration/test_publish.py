@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from newsflow import kafka_admin
-from newsflow.config import Settings, settings_env
-from newsflow.orchestrate import backfill_archives, backfill_kafka
-from newsflow.publish import publish
+from flows.backfill import backfill_archives, backfill_kafka
+from flows.publish import publish
+from newsflow.config import Settings
 from tests.integration.conftest import REPO
+from workers.io import kafka_admin
+from workers.settings import settings_env
 
 ARTICLE = b'{"url": "https://example.org/a", "text": "Some words to publish."}'
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from flows.publish import publish
 from flows.reenrich import reenrich_flow
-from newsflow import elastic
-from newsflow.publish import publish
 from schemas.articles import article_id
 from workers import entities
+from workers.io import elastic
 
 from .conftest import Pipeline, jsonl, wait_for
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flows.reindex import reindex_flow
-from newsflow import elastic
+from workers.io import elastic
 
 from .conftest import Pipeline
 

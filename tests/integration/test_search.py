@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime
 import pytest
 from elasticsearch import Elasticsearch
 
-from newsflow import elastic
 from newsflow.config import Settings
 from newsflow.search import Filters, SearchResult, search
 from schemas.articles import IndexDocument
+from workers.io import elastic
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from elasticsearch import AuthenticationException, AuthorizationException, Elasticsearch
 
-from newsflow import elastic
 from newsflow.config import load_settings
 from tests.integration import secure_es
+from workers.io import elastic
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from newsflow import elastic, kafka_admin, stack
+from newsflow import stack
 from newsflow.config import Settings, load_settings
 from tests.integration.conftest import REPO, Pipeline
+from workers.io import elastic, kafka_admin
 
 # Given to the settings, never put in os.environ: the rest of the session (and the processes
 # it starts) must keep talking to the shared stack.

@@ -18,11 +18,11 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from newsflow import elastic
 from newsflow.audit import Audit, audit, indexed_ids
 from newsflow.config import Settings
-from newsflow.dlq import list_dead
 from schemas.articles import article_id
+from workers.io import elastic
+from workers.io.dead_letters import list_dead
 from workers.topology import RAW
 
 _VOCABULARY = (
@@ -84,7 +84,7 @@ def make_corpus(tag: str, n: int, max_message_bytes: int, poison_every: int = 20
 
 
 def publish(settings: Settings, messages: list[tuple[bytes | None, bytes]]) -> None:
-    from workers.runtime import make_producer
+    from workers.io.kafka_clients import make_producer
 
     producer = make_producer(settings)
     try:

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from newsflow import elastic, kibana
+from newsflow import kibana
+from workers.io import elastic
 
 KIBANA_DIR = Path(__file__).resolve().parents[3] / "kibana"
 AGGREGATABLE = {"keyword", "date", "integer", "float", "boolean"}

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsflow.archives import matches, read_archive, reuters_date
+from flows.archives import matches, read_archive, reuters_date
 from schemas.articles import RawArticle
 
 

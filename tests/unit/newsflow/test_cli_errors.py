@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from newsflow import logs
 from newsflow.cli import _explain
+from workers.runtime import logs
 
 
 def _newsflow(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow import elastic
 from newsflow.config import Settings
 from schemas.articles import IndexDocument
+from workers.io import elastic
 
 
 def test_newest_mapping_is_strict_and_holds_every_document_field() -> None:

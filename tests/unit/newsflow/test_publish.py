@@ -1,8 +1,8 @@
 import gzip
 import json
 
-from newsflow.publish import key_of, read_messages
-from newsflow.seeds import seed_lines
+from flows.publish import key_of, read_messages
+from flows.seeds import seed_lines
 from schemas.articles import article_id
 
 

@@ -10,7 +10,9 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from newsflow import secrets as nf_secrets
-from newsflow.config import Settings, load_settings, settings_env
+from newsflow.config import Settings, load_settings
+from workers.io.auth import es_client_options, kafka_client_options
+from workers.settings import settings_env
 from workers.topology import STAGES
 
 PASSWORD = "s3cr3t-Pa55-for-tests"
@@ -62,8 +64,8 @@ def test_validation_errors_never_echo_a_secret_value() -> None:
 
 def test_no_credentials_means_no_auth_options() -> None:
     settings = Settings()
-    assert nf_secrets.es_client_options(settings) == {}
-    assert nf_secrets.kafka_client_options(settings) == {}
+    assert es_client_options(settings) == {}
+    assert kafka_client_options(settings) == {}
 
 
 def test_client_options_carry_the_credentials(tmp_path: Path) -> None:
@@ -72,9 +74,9 @@ def test_client_options_carry_the_credentials(tmp_path: Path) -> None:
                         es_ca_certs=ca, kafka_security_protocol="SASL_SSL",
                         kafka_username="newsflow-clean", kafka_password=SecretStr("k-pass"),
                         kafka_ssl_cafile=ca)
-    assert nf_secrets.es_client_options(settings) == {
+    assert es_client_options(settings) == {
         "basic_auth": ("newsflow_reader", PASSWORD), "ca_certs": str(ca)}
-    assert nf_secrets.kafka_client_options(settings) == {
+    assert kafka_client_options(settings) == {
         "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "newsflow-clean", "sasl_plain_password": "k-pass",
         "ssl_cafile": str(ca)}
@@ -82,12 +84,12 @@ def test_client_options_carry_the_credentials(tmp_path: Path) -> None:
 
 def test_sasl_without_credentials_is_an_error_naming_the_variables() -> None:
     with pytest.raises(ValueError, match="NEWSFLOW_KAFKA_USERNAME"):
-        nf_secrets.kafka_client_options(Settings(kafka_security_protocol="SASL_PLAINTEXT"))
+        kafka_client_options(Settings(kafka_security_protocol="SASL_PLAINTEXT"))
 
 
 def test_credentials_set_without_sasl_are_not_sent() -> None:
     settings = Settings(kafka_username="u", kafka_password=SecretStr("p"))
-    assert nf_secrets.kafka_client_options(settings) == {}
+    assert kafka_client_options(settings) == {}
 
 
 def test_settings_env_passes_real_secrets_to_children_and_leaves_out_unset() -> None:
@@ -147,7 +149,8 @@ def test_every_stage_has_its_own_kafka_user() -> None:
 
 def test_settings_env_round_trips_every_setting_through_the_environment(monkeypatch):
     """A child process must load exactly the settings its parent passes it (dicts as JSON)."""
-    from newsflow.config import Settings, settings_env
+    from newsflow.config import Settings
+    from workers.settings import settings_env
 
     parent = Settings(spacy_models={"fr": "fr_core_news_sm", "de": "de_core_news_sm"},
                       topic_prefix="news-x", batch_size=7)

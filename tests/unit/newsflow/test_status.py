@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsflow import cli, elastic, kafka_admin
+from newsflow import cli
+from workers.io import elastic, kafka_admin
 
 
 def _must_not_be_called(*_args: object, **_kwargs: object) -> None:

@@ -11,8 +11,8 @@ import ftfy
 import pytest
 
 import workers.clean as clean_module
+from flows.seeds import SEEDS_DIR, SeedError, seed_article
 from newsflow.config import Settings
-from newsflow.seeds import SEEDS_DIR, SeedError, seed_article
 from schemas.articles import CleanArticle, RawArticle, article_id
 from workers.clean import (
     MAX_HTML_CHARS,
@@ -32,7 +32,7 @@ from workers.cleaning_rules import (
     line_rules,
     split_glued_credit,
 )
-from workers.runtime import BatchProcessor, Message
+from workers.runtime.batch import BatchProcessor, Message
 from workers.stage import Emit, Fail, Outcome, Skip, StageContext
 from workers.topology import STAGES
 

@@ -18,7 +18,8 @@ import pytest
 
 from newsflow.config import Settings
 from schemas.articles import CleanArticle
-from workers.runtime import Result, run_offline
+from workers.runtime.batch import Result
+from workers.runtime.offline import run_offline
 from workers.topology import STAGES
 
 BODY = (

@@ -1,8 +1,8 @@
 from datetime import UTC, datetime
 
-from newsflow.elastic import index_definition
 from schemas.articles import EnrichedArticle, Entity, IndexDocument, Mention
 from workers.index import IndexStage
+from workers.io.elastic import index_definition
 from workers.stage import Emit
 
 

@@ -10,7 +10,10 @@ from kafka.errors import KafkaConnectionError
 from pydantic import BaseModel
 
 from newsflow.config import Settings
-from workers.runtime import RETRIES, BatchProcessor, Message, Worker
+from workers.runtime.backoff import Backoff
+from workers.runtime.batch import BatchProcessor, Message
+from workers.runtime.metrics import RETRIES
+from workers.runtime.worker import Worker
 from workers.stage import Emit, Fail, Skip, TransientError
 from workers.topology import STAGES, StageSpec
 
@@ -48,7 +51,7 @@ class Shouting:
         pass
 
 
-SPEC = StageSpec("shout", "in", "out", In, Out)
+SPEC = StageSpec("shout", "1", "in", "out", In, Out)
 
 
 def run(values: list[bytes], max_bytes: int = 1000):
@@ -154,7 +157,7 @@ def test_a_crashing_batch_does_not_count_against_its_articles():
 def test_kafka_retriable_errors_are_transient_and_others_are_not():
     from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, NotLeaderForPartitionError
 
-    from workers.runtime import is_transient
+    from workers.runtime.backoff import transient as is_transient
 
     assert is_transient(KafkaTimeoutError())
     assert is_transient(NotLeaderForPartitionError())  # a leader change
@@ -167,7 +170,7 @@ def test_max_poll_interval_covers_a_batch_of_pages_at_their_time_limit() -> None
     every attempt, must not get the worker evicted from its group as stuck."""
     from newsflow.config import Settings
     from workers import clean
-    from workers.runtime import KAFKA_DEFAULT_MAX_POLL_INTERVAL_MS, max_poll_interval_ms
+    from workers.runtime.worker import KAFKA_DEFAULT_MAX_POLL_INTERVAL_MS, max_poll_interval_ms
     from workers.topology import STAGES
 
     settings = Settings(batch_size=200, stage_attempts=3)
@@ -205,7 +208,7 @@ def _worker(consumer: _FlakyConsumer) -> Worker:
     closes = SimpleNamespace(flush=lambda: None, close=lambda: None)  # for run()'s close()
     return Worker(STAGES["clean"], Settings(), processor=cast(Any, SimpleNamespace(stage=closes)),
                   sink=none, consumer=cast(Any, consumer), producer=cast(Any, closes),
-                  poll_delay=0.01)
+                  poll_backoff=Backoff(first=0.01))
 
 
 def test_a_poll_failing_while_the_broker_is_down_is_waited_out() -> None:
@@ -219,7 +222,7 @@ def test_a_poll_failing_while_the_broker_is_down_is_waited_out() -> None:
     assert [worker.step() for _ in range(3)] == [None, None, 0]
     assert consumer.polls == 3
     assert retries._value.get() == before + 2
-    assert worker.poll_delay == 0.5  # back to the first delay once a poll succeeds
+    assert worker.poll_backoff.delay == 0.01  # back to the first delay once a poll succeeds
 
 
 def test_a_failing_poll_is_not_idle_time() -> None:

@@ -1,6 +1,6 @@
 """Archives for backfills: every record as a ``news.raw`` message with its date and source.
 
-What can be read (a path is a file or a folder; files in :func:`newsflow.publish.read_messages`
+What can be read (a path is a file or a folder; files in :func:`flows.publish.read_messages`
 order, so the same archive always yields the same records in the same order):
 - raw-article JSONL (plain or ``.gz``), ``.json``, folders of ``.txt``/``.html``: the
   ``news.raw`` contract, sent as is;
@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from newsflow.publish import read_messages
+from flows.publish import read_messages
 from schemas.articles import source_of
 
 # Reuters-21578 dates carry stray spaces and letters ("3-MAR-1987  09:15:05.40",

@@ -24,9 +24,9 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch
 from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
-from newsflow.config import Settings
-from newsflow.secrets import es_client_options
 from schemas import ES_DIR
+from workers.io.auth import es_client_options
+from workers.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,17 @@ class _OrjsonNdjsonSerializer(NdjsonSerializer):
         return orjson.dumps(data, default=self.default, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def client(settings: Settings) -> Elasticsearch:
+def client(settings: WorkerSettings, retries: int = 3) -> Elasticsearch:
+    """The Elasticsearch client. ``retries``: the client's own quick retries, for people's
+    commands; the workers pass 0 and wait faults out with their backoff instead."""
     # orjson instead of the stdlib json: encoding and decoding the dedup state's bulk writes
-    # and mget responses was a sixth of the dedup worker's CPU (py-spy, README "Throughput").
+    # and mget responses is a large share of the dedup worker's CPU (docs/performance.md).
     serializers = {"application/json": OrjsonSerializer(),
                    "application/x-ndjson": _OrjsonNdjsonSerializer()}
-    # Credentials and CA, when configured (security: newsflow/secrets.py); none on the local stack.
-    return Elasticsearch(settings.es_url, request_timeout=30, retry_on_timeout=True, max_retries=3,
-                         serializers=serializers, **es_client_options(settings))
+    # Credentials and CA, when configured (workers/io/auth.py); none on the local stack.
+    return Elasticsearch(settings.es_url, request_timeout=30, retry_on_timeout=retries > 0,
+                         max_retries=retries, serializers=serializers,
+                         **es_client_options(settings))
 
 
 def mapping_versions() -> list[int]:
@@ -62,7 +65,7 @@ def index_definition(version: int | None = None) -> tuple[int, dict[str, Any]]:
     return version, body
 
 
-def index_name(settings: Settings, version: int, generation: int = 1) -> str:
+def index_name(settings: WorkerSettings, version: int, generation: int = 1) -> str:
     """The index holding mapping ``version`` (its first generation unless told otherwise)."""
     if version < 2 and generation == 1:
         # Version 1 predates rollover: one index, no generation suffix (kept for old installs).
@@ -70,11 +73,11 @@ def index_name(settings: Settings, version: int, generation: int = 1) -> str:
     return f"{settings.es_alias}-v{version}-{generation:06d}"
 
 
-def template_name(settings: Settings, version: int) -> str:
+def template_name(settings: WorkerSettings, version: int) -> str:
     return f"{settings.es_alias}-v{version}"
 
 
-def lifecycle_name(settings: Settings) -> str:
+def lifecycle_name(settings: WorkerSettings) -> str:
     return f"{settings.es_alias}-lifecycle"
 
 
@@ -93,7 +96,7 @@ def has_ilm(es: Elasticsearch) -> bool:
     return True
 
 
-def index_template(settings: Settings, version: int | None = None,
+def index_template(settings: WorkerSettings, version: int | None = None,
                    ilm: bool = False) -> dict[str, Any]:
     """Body of the composable template that shapes every generation of ``version``."""
     version, body = index_definition(version)
@@ -110,7 +113,7 @@ def index_template(settings: Settings, version: int | None = None,
     }
 
 
-def ensure_template(es: Elasticsearch, settings: Settings, version: int | None = None) -> str:
+def ensure_template(es: Elasticsearch, settings: WorkerSettings, version: int | None = None) -> str:
     """Put the index template (and, where ILM runs, the lifecycle policy). Idempotent."""
     version = version or mapping_versions()[-1]
     ilm = has_ilm(es)
@@ -136,7 +139,7 @@ def write_index(es: Elasticsearch, alias: str) -> str | None:
     return str(next(iter(indices))) if len(indices) == 1 else None
 
 
-def ensure_index(es: Elasticsearch, settings: Settings) -> str:
+def ensure_index(es: Elasticsearch, settings: WorkerSettings) -> str:
     """Create the current index and point the alias at it, unless the alias already exists.
 
     New installs get the newest mapping as generation 1 of its series, and its template.
@@ -186,7 +189,7 @@ class Rollover:
 
 def rollover(
     es: Elasticsearch,
-    settings: Settings,
+    settings: WorkerSettings,
     *,
     max_age: str | None = "30d",
     max_primary_shard_size: str | None = "10gb",
@@ -225,7 +228,7 @@ def rollover(
     return result
 
 
-def drop_index(es: Elasticsearch, settings: Settings) -> None:
+def drop_index(es: Elasticsearch, settings: WorkerSettings) -> None:
     """Delete every index behind the alias, its templates, and the dedup state (tests, reset)."""
     if es.indices.exists_alias(name=settings.es_alias):
         for name in es.indices.get_alias(name=settings.es_alias):
@@ -236,7 +239,7 @@ def drop_index(es: Elasticsearch, settings: Settings) -> None:
     es.options(ignore_status=404).indices.delete(index=settings.dedup_index)
 
 
-def count(es: Elasticsearch, settings: Settings) -> int:
+def count(es: Elasticsearch, settings: WorkerSettings) -> int:
     if not es.indices.exists_alias(name=settings.es_alias):
         return 0
     return int(es.count(index=settings.es_alias)["count"])

@@ -1,28 +1,34 @@
-"""Kafka housekeeping: create the pipeline's topics, and measure consumer lag per stage."""
+"""Kafka housekeeping: the pipeline's topics, their offsets, consumer lag, reading a topic whole.
+
+In: the settings (names, partitions, credentials). Out: topics created or checked, end offsets
+and committed offsets per stage, or a topic's records; nothing here consumes as a group.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
-from newsflow.config import Settings
-from newsflow.secrets import kafka_client_options
+from workers.io.auth import kafka_client_options
+from workers.io.kafka_clients import make_consumer
+from workers.settings import WorkerSettings
 from workers.topology import REPLAYED, STAGES, all_topics
 
 log = logging.getLogger(__name__)
 
 
-def admin(settings: Settings) -> KafkaAdminClient:
+def admin(settings: WorkerSettings) -> KafkaAdminClient:
     return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="newsflow-admin",
                             **kafka_client_options(settings))
 
 
-def ensure_topics(settings: Settings) -> list[str]:
+def ensure_topics(settings: WorkerSettings) -> list[str]:
     """Create every pipeline topic that does not exist yet; return the ones created."""
     client = admin(settings)
     try:
@@ -48,7 +54,7 @@ class MissingTopicError(RuntimeError):
     """A topic the command needs does not exist (the pipeline's are made by `stack init`)."""
 
 
-def require_topic(settings: Settings, topic: str) -> None:
+def require_topic(settings: WorkerSettings, topic: str) -> None:
     """Raise MissingTopicError at once, where a producer would wait a minute for metadata
     and then time out without naming the topic."""
     client = admin(settings)
@@ -63,7 +69,7 @@ def require_topic(settings: Settings, topic: str) -> None:
         client.close()
 
 
-def delete_topics(settings: Settings) -> None:
+def delete_topics(settings: WorkerSettings) -> None:
     client = admin(settings)
     try:
         existing = set(client.list_topics())
@@ -89,10 +95,9 @@ class Offsets:
     """Reads topic ends and stage lag over one admin client and one consumer, so a loop that
     reads them every second (a benchmark's monitor) does not connect anew each time."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
-        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                      enable_auto_commit=False, **kafka_client_options(settings))
+        self.consumer = make_consumer(settings, client_id="newsflow-offsets")
         self._admin: KafkaAdminClient | None = None  # made on first use: only lag needs it
 
     @property
@@ -135,12 +140,40 @@ class Offsets:
         self.close()
 
 
-def end_offsets(settings: Settings, topic: str) -> dict[TopicPartition, int]:
+def end_offsets(settings: WorkerSettings, topic: str) -> dict[TopicPartition, int]:
     with Offsets(settings) as offsets:
         return offsets.end_offsets(topic)
 
 
-def lag(settings: Settings) -> list[StageLag]:
+def lag(settings: WorkerSettings) -> list[StageLag]:
     """For each stage: how far its consumer group is behind the end of its input topic."""
     with Offsets(settings) as offsets:
         return offsets.lag()
+
+
+def read_all(settings: WorkerSettings, topic: str) -> list[ConsumerRecord]:
+    """Every record of ``topic`` from the beginning to its end now, by (partition, offset).
+
+    Reads without a consumer group (assigned partitions), so it commits nothing anywhere."""
+    consumer = make_consumer(settings, client_id="newsflow-reader")
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        records: list[ConsumerRecord] = []
+        todo = {tp for tp in tps if ends[tp] > 0}
+        while todo:
+            for tp, batch in consumer.poll(timeout_ms=1000).items():
+                records.extend(batch)
+                if batch and batch[-1].offset + 1 >= ends[tp]:
+                    todo.discard(tp)
+            todo = {tp for tp in todo if consumer.position(tp) < ends[tp]}
+        return sorted((r for r in records if r.offset < ends[TopicPartition(r.topic,
+                                                                             r.partition)]),
+                      key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()

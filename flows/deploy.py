@@ -7,7 +7,7 @@ process, its logs go to the Prefect server (the UI shows deployments, runs and l
 - ``stage-worker/<prefix>-<stage>``: one per stage; each run is one replica of the stage
   (a member of its consumer group). :func:`ensure_replicas` starts or cancels runs until each
   stage has the number asked for. A crashed or failed run is replaced (``flows/worker.py``).
-- ``backfill/<prefix>-backfill``, ``reindex/<prefix>-reindex``,
+- ``backfill/<prefix>-backfill``, ``reindex/<prefix>-reindex``, ``reenrich/<prefix>-reenrich``,
   ``replay-dlq/<prefix>-replay-dlq``, ``publish/<prefix>-publish``: operator flows, run on
   demand from the UI or ``prefect deployment run``.
 
@@ -40,6 +40,7 @@ from prefect.states import Cancelling
 
 from flows.backfill import backfill_flow
 from flows.publish import publish_flow
+from flows.reenrich import reenrich_flow
 from flows.reindex import reindex_flow
 from flows.replay_dlq import replay_dlq_flow
 from flows.settings import FlowSettings, load_settings
@@ -51,8 +52,8 @@ log = logging.getLogger(__name__)
 
 ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
 OPS: dict[str, Flow[..., Any]] = {
-    "backfill": backfill_flow, "reindex": reindex_flow, "replay-dlq": replay_dlq_flow,
-    "publish": publish_flow,
+    "backfill": backfill_flow, "reindex": reindex_flow, "reenrich": reenrich_flow,
+    "replay-dlq": replay_dlq_flow, "publish": publish_flow,
 }
 
 

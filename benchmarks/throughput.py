@@ -25,7 +25,7 @@ One run, all on this machine:
 Then the same with entity extraction off (``--entities on|off`` runs only one of the two).
 
 Writes ``benchmarks/out/<run>/results.json``, ``results.md`` (table) and ``throughput.png``
-(throughput and lag over time), and prints the ratios the README reports.
+(throughput and lag over time), and prints the ratios docs/performance.md reports.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 
 The corpora stay in ../shared/data (read at run time, never copied into the repository).
 Their records have no URL and name the text ``body``; this maps them onto the message
-contract (README, "Message contract") with a made-up but stable URL per record.
+contract (docs/architecture.md, "The message contract") with a made-up but stable URL per record.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What a stage is, for the runtime: a batch of validated inputs in, one outcome per input out.
 
 A stage never touches Kafka, the environment or logging setup; the runtime loop in
-``workers/runtime.py`` does the consuming, dead-lettering, producing and committing. A stage
+``workers/runtime/`` does the consuming, dead-lettering, producing and committing. A stage
 that holds state (a model, a store client) is a small class built once per worker by its
 ``build(settings, context)`` function; ``close()`` releases what it holds.
 """

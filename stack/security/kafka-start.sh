@@ -2,7 +2,7 @@
 # Entrypoint of the compose `kafka` service (apache/kafka image): one KRaft node whose only
 # listener reachable from other containers is SASL_SSL with SCRAM-SHA-512, ACLs enforced.
 #   - the SCRAM users (admin, publisher, one per stage) are written into the metadata log when
-#     the storage is formatted (KRaft has no ZooKeeper to add them to later: see the README to
+#     the storage is formatted (KRaft has no ZooKeeper to add them to later: see docs/security.md to
 #     add or rotate one on a running broker with kafka-configs.sh);
 #   - the controller listener is plaintext but bound to 127.0.0.1 inside this container only.
 # Passwords come from the environment (the git-ignored .env), never from this file.

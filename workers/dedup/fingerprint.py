@@ -70,7 +70,7 @@ def shingle_hashes(words: Sequence[str]) -> list[int]:
 
 
 def _sorted_distinct(values: Signature) -> Signature:
-    """``np.unique`` of a few hundred values, in half its time (it hashes before it sorts)."""
+    """``np.unique`` of a few hundred values, without its hashing step (it hashes, then sorts)."""
     values = np.sort(values)
     return values[np.concatenate(([True], values[1:] != values[:-1]))] if values.size else values
 
@@ -139,8 +139,8 @@ class Fingerprinter:
         words = tokens(text)
         if not words:
             return None
-        # crc32 is the shingle hash (twice as fast as the default sha1; affine32 mixes it
-        # anyway). Hashed once here for both the sketch and the exact-verification set.
+        # crc32 is the shingle hash (cheaper than datasketch's default sha1; affine32 mixes
+        # it anyway). Hashed once here for both the sketch and the exact-verification set.
         distinct = _sorted_distinct(np.asarray(shingle_hashes(words), dtype=np.uint32))
         signature = self.sketch(distinct)
         digest = text_hash(words)
@@ -149,8 +149,8 @@ class Fingerprinter:
     def sketch(self, hashes: Signature) -> Signature:
         """The MinHash signature of a non-empty set of 32-bit hashes, as datasketch's ``affine32``
         ``update_batch`` makes it. Ours because that call converts every value through a Python
-        list and ``int()`` (half of its time, a tenth of a fingerprint's); this is the same
-        arithmetic on the array, tested equal to datasketch's output."""
+        list and ``int()``; this is the same arithmetic on the array, tested equal to
+        datasketch's output (what it saves: docs/stages/dedup.md)."""
         mixed = _fmix32(hashes.reshape(-1, 1))
         with np.errstate(over="ignore"):  # uint32 wraparound is the scheme's mod 2^32
             return (mixed * self._a + self._b).min(axis=0)

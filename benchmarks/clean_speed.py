@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from eval_extraction import DEFAULT_PATH, load  # noqa: E402
 
 from schemas.articles import RawArticle  # noqa: E402
-from workers.clean import CleanStage  # noqa: E402
+from workers.clean.stage import CleanStage  # noqa: E402
 from workers.stage import Emit  # noqa: E402
 
 BBC = ROOT.parent / "shared" / "data" / "bbc-news" / "bbc-news.jsonl"

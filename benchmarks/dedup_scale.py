@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))  # run as a plain script from anywhere
 from benchmarks.procstat import cpu_seconds, service_pids  # noqa: E402
 from newsflow.config import load_settings  # noqa: E402
 from schemas.articles import CleanArticle, article_id, canonical_url  # noqa: E402
-from workers.dedup import DedupStage, ElasticsearchStore  # noqa: E402
+from workers.dedup.es_store import ElasticsearchStore  # noqa: E402
+from workers.dedup.stage import DedupStage  # noqa: E402
 from workers.io import elastic  # noqa: E402
 
 DEFAULT_PATH = ROOT.parent / "shared" / "data" / "reuters21578"

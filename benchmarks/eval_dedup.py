@@ -46,7 +46,8 @@ sys.path.insert(0, str(ROOT))  # run as a plain script from anywhere
 
 from newsflow.config import Settings  # noqa: E402
 from schemas.articles import CleanArticle, DedupedArticle, article_id, canonical_url  # noqa: E402
-from workers.dedup import DedupStage, MemoryStore  # noqa: E402
+from workers.dedup.stage import DedupStage  # noqa: E402
+from workers.dedup.store import MemoryStore  # noqa: E402
 from workers.stage import Emit  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a plain script from anywhere
 
 from schemas.articles import RawArticle  # noqa: E402
-from workers.clean import CleanStage  # noqa: E402
+from workers.clean.stage import CleanStage  # noqa: E402
 from workers.stage import Emit  # noqa: E402
 
 DEFAULT_PATH = ROOT.parent / "shared" / "data" / "extraction-dev"

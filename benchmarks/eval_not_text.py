@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))  # run as a plain script from anywhere
 
 from flows.archives import from_bbc, from_reuters  # noqa: E402
 from schemas.articles import RawArticle  # noqa: E402
-from workers.clean import CleanStage  # noqa: E402
+from workers.clean.stage import CleanStage  # noqa: E402
 from workers.stage import Emit, Skip  # noqa: E402
 
 DEFAULT_SHARED = ROOT.parent / "shared"

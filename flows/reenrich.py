@@ -68,7 +68,7 @@ def input_for(stage: str, doc: dict[str, Any]) -> bytes:
     else:
         data = dict(doc)
         if "text_hash" in spec.input_model.model_fields and "text_hash" not in data:
-            from workers.dedup import article_text, text_hash, tokens
+            from workers.dedup.fingerprint import article_text, text_hash, tokens
 
             data["text_hash"] = text_hash(tokens(article_text(doc.get("title"), doc["body"])))
         wanted = set(spec.input_model.model_fields)

@@ -1,5 +1,9 @@
-"""Wire models of every topic (``schemas.articles``) and the versioned Elasticsearch index
-definitions (``schemas/es/news-v<N>.json``, loaded at run time)."""
+"""Contracts: the wire models of every topic and every Elasticsearch index definition.
+
+Models: ``schemas.articles``. Definitions, loaded at run time from ``schemas/es/`` (``ES_DIR``):
+the versioned news index ``news-v<N>.json``, its lifecycle ``news-ilm.json``, and the dedup
+stage's state index ``dedup-state.json``.
+"""
 
 from pathlib import Path
 

@@ -8,7 +8,7 @@ import pytest
 
 from flows.seeds import SeedError, seed_article
 from schemas.articles import DedupedArticle, RawArticle
-from workers.clean import CleanStage
+from workers.clean.stage import CleanStage
 from workers.stage import Emit
 
 

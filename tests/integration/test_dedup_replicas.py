@@ -5,7 +5,7 @@ has split the partitions of its clean topic between them, and publishes CleanArt
 into that topic, choosing the partition so that the two members of a pair go to different
 replicas in the same instant. Which replica reads first, and whether their reads and writes
 interleave, is up to the machine: the outcome asserted must hold either way (the forced
-interleavings are in tests/unit/workers/test_dedup.py). The texts are generated here with a
+interleavings are in tests/unit/workers/dedup/test_stage.py). The texts are generated here with a
 fixed seed, so the similarity of each pair is the same on every run.
 """
 
@@ -20,7 +20,7 @@ from kafka.admin import KafkaAdminClient
 from newsflow.config import Settings
 from newsflow.search import story_sizes
 from schemas.articles import CleanArticle, DedupedArticle, article_id, canonical_url
-from workers.dedup import ElasticsearchStore
+from workers.dedup.es_store import ElasticsearchStore
 from workers.io import elastic
 
 from .conftest import Pipeline, wait_for

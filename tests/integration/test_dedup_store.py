@@ -16,7 +16,9 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from schemas.articles import CleanArticle, DedupedArticle, article_id, canonical_url, source_of
-from workers.dedup import STATE_MAPPINGS, DedupStage, ElasticsearchStore, MemoryStore
+from workers.dedup.es_store import STATE_MAPPINGS, ElasticsearchStore
+from workers.dedup.stage import DedupStage
+from workers.dedup.store import MemoryStore
 from workers.stage import Emit
 
 pytestmark = pytest.mark.integration

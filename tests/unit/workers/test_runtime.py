@@ -169,14 +169,14 @@ def test_max_poll_interval_covers_a_batch_of_pages_at_their_time_limit() -> None
     """A clean batch of pathological pages, each using its whole extraction time limit on
     every attempt, must not get the worker evicted from its group as stuck."""
     from newsflow.config import Settings
-    from workers import clean
+    from workers.clean.extract import TIME_LIMIT_SECONDS
     from workers.runtime.worker import KAFKA_DEFAULT_MAX_POLL_INTERVAL_MS, max_poll_interval_ms
     from workers.topology import STAGES
 
     settings = Settings(batch_size=200, stage_attempts=3)
     spec = STAGES["clean"]
-    assert spec.seconds_per_message > clean.TIME_LIMIT_SECONDS  # the limit plus a restart
-    worst_ms = (1 + 3) * 200 * clean.TIME_LIMIT_SECONDS * 1000
+    assert spec.seconds_per_message > TIME_LIMIT_SECONDS  # the limit plus a restart
+    worst_ms = (1 + 3) * 200 * TIME_LIMIT_SECONDS * 1000
     assert max_poll_interval_ms(spec, settings) > worst_ms
     # Stages without slow messages keep Kafka's default; a tiny batch never goes below it.
     assert max_poll_interval_ms(STAGES["index"], Settings(batch_size=10)) == \

@@ -10,8 +10,8 @@ import string
 import pytest
 
 from schemas.articles import RawArticle
-from workers.clean import CleanStage
-from workers.not_text import char_class, why_not_text
+from workers.clean.not_text import char_class, why_not_text
+from workers.clean.stage import CleanStage
 from workers.stage import Emit, Skip
 
 RND = random.Random(7)

@@ -1,14 +1,10 @@
-"""Line rules of the clean stage: boilerplate lines and glued source credits.
+"""Line rules of the clean stage: a normalised body in, the body without boilerplate lines out.
 
-The patterns live in ``workers/data/boilerplate.json`` (grouped by kind, so that a reader sees
-what is removed and why). They are generic conventions of news pages and feeds ("Read more",
-share and subscribe prompts, cookie notices, photo credits, "Follow us on ..."), never rules
-for one site. Each pattern must match a whole line, and only short lines are tested: a real
-paragraph that happens to start with "Follow" or "Subscribe" is never cut.
-
-Written here rather than taken from a library: trafilatura and readability work on the HTML
-tree and leave such lines in when they sit inside the article's own block, and text input
-(feeds, archives) has no tree at all.
+Boilerplate lines ("Read more", share prompts, cookie notices, ...) are dropped; photo and
+source credits, on a line of their own or glued to a paragraph's first word, are taken out and
+returned. Patterns: ``workers/data/boilerplate.json``, generic conventions, never one site's;
+only short lines are tested. Ours because trafilatura keeps such lines when they sit inside
+the article's block, and text input has no HTML tree at all (docs/stages/clean.md).
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-RULES_FILE = Path(__file__).parent / "data" / "boilerplate.json"
+RULES_FILE = Path(__file__).parents[1] / "data" / "boilerplate.json"
 
 # A source credit glued to the first word of a paragraph by a scraper that dropped the
 # separator, as in ``cumhuriyet.com.trAl-Araji's remarks``: a lower-case domain at the very
@@ -37,7 +33,7 @@ class LinePatterns:
     A pattern ``.*X.*`` matches a whole line exactly when ``X`` is found somewhere in it, and
     ``.*X`` when ``X`` is found at its end (a line has no newline for ``.`` to stop at). Tried
     as a whole-line match, the leading ``.*`` makes the engine retry ``X`` from every position
-    of every short line: a third of the clean stage's line-rule time on wire copy.
+    of every short line (what that cost is in docs/stages/clean.md).
     """
 
     whole: re.Pattern[str] | None  # matched against the whole line

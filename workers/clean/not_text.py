@@ -1,23 +1,11 @@
-"""Is this natural-language text, or binary data and noise sent as ``text``? (clean stage)
+"""The clean stage's not-text check: is a body natural language, or binary data and noise?
 
 In: the text an article would get as its body, before normalisation. Out: ``None`` for text,
-else a one-line reason for the ``not-text`` skip. Two signals, each bounded to the first
-``SAMPLE_CHARS`` characters:
-
-- *undecodable characters*: control characters other than tab and line breaks, U+FFFD,
-  surrogates, private-use and unassigned code points. Bytes that were never text, decoded
-  with any codec, are full of them; real articles carry a few at most (a stray C1 quote
-  from a cp1252 page, a private-use bullet).
-- *class switches inside words*: how often two neighbouring characters of one
-  whitespace-separated token belong to different classes (upper case, lower case, other
-  letters, digits with the punctuation of numbers, anything else). Words switch rarely
-  ("The", "McMoRan"); base64, hex dumps and random printable bytes switch at almost every
-  character. Digits and ``.,/-:%+()`` are one class, so tables of figures ("6-3/8",
-  "1,234.5") read as text.
-
-Ours, not a library's: language identifiers say "no language" for tables of figures as
-readily as for noise, and no well-kept package answers "is this binary"; two counts do.
-The thresholds and what they were measured on are in docs (the clean stage's page).
+else a one-line reason for the ``not-text`` skip. Two counts over the first ``SAMPLE_CHARS``:
+undecodable characters, and switches of character class inside words (base64, hex and random
+bytes switch at almost every character, words rarely). Ours: language identifiers say "no
+language" for tables of figures as readily as for noise. Signals, thresholds and what they
+were measured on: docs/stages/clean.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Security of the clean stage's parsing: it never fetches what a page names, nor local files.
+"""clean stage, html input: junk and oversized pages turned away before parsing, encodings
+repaired, extraction bounded in time per page, and nothing a page names ever fetched.
 
-A page may reference images, stylesheets, frames, scripts, a meta refresh, an external DTD or
-an XML external entity. The stage must treat all of them as text: a local HTTP server started
-here must see no request, and the content of a local file named by an entity must not appear.
+On fetching: a page may reference images, stylesheets, frames, scripts, a meta refresh, an
+external DTD or an XML external entity. The stage must treat all of them as text: a local HTTP
+server started here must see no request, and the content of a local file named by an entity
+must not appear.
 """
 
 from __future__ import annotations
@@ -17,10 +19,84 @@ from pathlib import Path
 import pytest
 
 from newsflow.config import Settings
-from schemas.articles import CleanArticle
+from schemas.articles import CleanArticle, RawArticle
+from workers.clean.extract import MAX_HTML_CHARS, MAX_TEXT_CHARS, ExtractionTimeout
+from workers.clean.stage import CleanStage
 from workers.runtime.batch import Result
 from workers.runtime.offline import run_offline
+from workers.stage import Fail, Skip
 from workers.topology import STAGES
+
+from .samples import MENU_ONLY, PAGE, PARAGRAPHS, TEXT, URL, clean_one, emitted
+
+
+def test_junk_html_is_skipped_with_its_reason_not_failed(stage: CleanStage) -> None:
+    cases = {
+        "<<<>>>": "not-html",
+        "\x00\x01\x02 binary": "binary",
+        "<p>" * 10_000: "not-article",
+        "<html></html>": "not-article",
+        MENU_ONLY: "not-article",
+    }
+    for junk, reason in cases.items():
+        outcome = clean_one(stage, url=URL, html=junk)
+        assert isinstance(outcome, Skip) and outcome.reason == reason, (junk[:20], outcome)
+
+
+def test_too_large_html_is_skipped_unless_there_is_text(stage: CleanStage) -> None:
+    huge = "<html><body>" + "<p>word</p>" * (MAX_HTML_CHARS // 11 + 1) + "</body></html>"
+    outcome = clean_one(stage, url=URL, html=huge)
+    assert isinstance(outcome, Skip) and outcome.reason == "too-large"
+
+    article = emitted(clean_one(stage, url=URL, html=huge, text=TEXT))
+    assert article.body == TEXT
+
+def test_oversized_page_is_judged_without_its_scripts(stage: CleanStage) -> None:
+    # Over the cap only because of inline scripts: stripped before parsing, then extracted.
+    bundle = "<script>" + "var x = 1;" * (MAX_HTML_CHARS // 10) + "</script>"
+    page = PAGE.replace("</head>", bundle + "</head>")
+    assert len(page) > MAX_HTML_CHARS
+    assert emitted(clean_one(stage, url=URL, html=page)).body == "\n\n".join(PARAGRAPHS)
+
+    outcome = clean_one(stage, url=URL, text="word " * (MAX_TEXT_CHARS // 5 + 1))
+    assert isinstance(outcome, Skip) and outcome.reason == "too-large"
+
+
+def test_wrong_or_undeclared_encoding_is_repaired(stage: CleanStage) -> None:
+    # UTF-8 bytes read as cp1252 by a crawler that trusted a wrong charset: mojibake.
+    story = "Le café de la gare rouvre lundi après des travaux très attendus. " * 4
+    garbled = story.encode("utf-8").decode("cp1252")
+    assert "cafÃ©" in garbled
+    for charset in ('<meta charset="windows-1252">', ""):  # wrong, and undeclared
+        page = f"<html><head>{charset}</head><body><article><p>{garbled}</p></article></body>"
+        article = emitted(clean_one(stage, url=URL, html=page))
+        assert article.body == story.strip()
+        assert article.language == "fr"
+
+
+def test_extraction_over_its_time_limit_fails_alone_and_the_stage_goes_on() -> None:
+    stage = CleanStage(min_words=20, time_limit=1e-6)  # no page parses in a microsecond
+    try:
+        slow, text, _ = stage.process(
+            [
+                RawArticle(url=URL, html=PAGE),
+                RawArticle(url=URL, text=TEXT),
+                RawArticle(url=URL, html=PAGE),
+            ]
+        )
+        assert isinstance(slow, Fail) and isinstance(slow.error, ExtractionTimeout)
+        assert "took over" in str(slow.error)
+        assert emitted(text).body == TEXT
+        # The stuck child was replaced: with a sane limit, the next page extracts.
+        stage.extract.time_limit = 20
+        assert emitted(stage.process([RawArticle(url=URL, html=PAGE)])[0]).body.startswith(
+            "The city council voted"
+        )
+    finally:
+        stage.close()
+
+
+# --- the parser never fetches what a page names, nor local files ----------------------------
 
 BODY = (
     "The harbour authority said on Tuesday that the new container terminal would open in "

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence, Set
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -114,6 +115,24 @@ def dead_identity(d: DeadLetter, settings: Settings) -> str:
     return f"dlq:{d.source or d.ref}"
 
 
+def reconcile_books(raw: Sequence[str], documents: Set[str], skipped: Set[str],
+                    dead: Set[str]) -> Reconciliation:
+    """The books (see the module doc) from the identity of each raw message, repeats
+    included, and the identities of the documents, skip records and dead letters."""
+    inputs = set(raw)
+    outcome = {i: "indexed" if i in documents else "skipped" if i in skipped
+               else "dead" if i in dead else "missing" for i in inputs}
+    tally = Counter(outcome.values())
+    missing = sorted(i for i, o in outcome.items() if o == "missing")
+    unexpected = sorted(documents - inputs)
+    return Reconciliation(
+        raw_messages=len(raw), distinct_inputs=len(inputs), indexed=tally["indexed"],
+        skipped=tally["skipped"], dead_lettered=tally["dead"], missing=missing[:50],
+        missing_count=len(missing), unexpected=unexpected[:50],
+        unexpected_count=len(unexpected),
+        recovered=sum(1 for i in inputs if i in dead and outcome[i] != "dead"))
+
+
 def indexed_ids(settings: Settings) -> set[str]:
     es = elastic.client(settings)
     if not es.indices.exists_alias(name=settings.es_alias):
@@ -159,18 +178,8 @@ def audit(settings: Settings, *, reconcile: bool = True) -> Audit:
     result = None
     if reconcile:
         raw = read_all(settings, settings.topic(RAW))
-        inputs = {raw_identity(r.value, r.partition, r.offset) for r in raw}
-        outcome = {i: "indexed" if i in docs else "skipped" if i in skipped
-                   else "dead" if i in dead else "missing" for i in inputs}
-        tally = Counter(outcome.values())
-        missing = sorted(i for i, o in outcome.items() if o == "missing")
-        unexpected = sorted(docs - inputs)
-        result = Reconciliation(
-            raw_messages=len(raw), distinct_inputs=len(inputs), indexed=tally["indexed"],
-            skipped=tally["skipped"], dead_lettered=tally["dead"], missing=missing[:50],
-            missing_count=len(missing), unexpected=unexpected[:50],
-            unexpected_count=len(unexpected),
-            recovered=sum(1 for i in inputs if i in dead and outcome[i] != "dead"))
+        result = reconcile_books([raw_identity(r.value, r.partition, r.offset) for r in raw],
+                                 docs, skipped, set(dead))
     return Audit(
         topics=topics, groups=groups,
         dead_letters={s: dict(c) for s, c in sorted(by_stage.items())},

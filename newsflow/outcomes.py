@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -58,6 +58,18 @@ class WaitReport:
     def counts(self) -> str:
         return (f"indexed {len(self.indexed)}, skipped {len(self.skipped)}, "
                 f"dead-lettered {len(self.dead)}")
+
+
+def best_outcomes(wanted: set[str], indexed: Set[str], skipped: Set[str], dead: Set[str]
+                  ) -> WaitReport:
+    """Each wanted identity under its best outcome (indexed > skipped > dead-lettered), and
+    the ones with none as ``missing``."""
+    report = WaitReport()
+    report.indexed = wanted & indexed
+    report.skipped = (wanted & skipped) - report.indexed
+    report.dead = (wanted & dead) - report.indexed - report.skipped
+    report.missing = sorted(wanted - report.indexed - report.skipped - report.dead)
+    return report
 
 
 class OutcomeWatch:
@@ -124,12 +136,8 @@ class OutcomeWatch:
         """One look: the outcome of each identity so far."""
         wanted = set(identities)
         self._read_outcome_topics()
-        report = WaitReport()
-        report.indexed = self._indexed(sorted(i for i in wanted if not i.startswith("raw:")))
-        report.skipped = (wanted & self.skipped) - report.indexed
-        report.dead = (wanted & self.dead) - report.indexed - report.skipped
-        report.missing = sorted(wanted - report.indexed - report.skipped - report.dead)
-        return report
+        indexed = self._indexed(sorted(i for i in wanted if not i.startswith("raw:")))
+        return best_outcomes(wanted, indexed, self.skipped, self.dead)
 
     def wait(self, identities: Iterable[str], timeout: float,
              progress: Progress | None = None) -> WaitReport:

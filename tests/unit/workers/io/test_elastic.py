@@ -1,12 +1,12 @@
-"""Index definitions, names and templates of newsflow.elastic, without Elasticsearch."""
+"""Index definitions, names and templates of workers.io.elastic, without Elasticsearch."""
 
 from __future__ import annotations
 
 import pytest
 
-from newsflow.config import Settings
 from schemas.articles import IndexDocument
 from workers.io import elastic
+from workers.settings import WorkerSettings
 
 
 def test_newest_mapping_is_strict_and_holds_every_document_field() -> None:
@@ -34,7 +34,7 @@ def test_v2_analysis_stems_title_and_body_with_exact_subfields() -> None:
 
 
 def test_names_of_generations() -> None:
-    settings = Settings(es_alias="news")
+    settings = WorkerSettings(es_alias="news")
     assert elastic.index_name(settings, 1) == "news-v1"
     assert elastic.index_name(settings, 2) == "news-v2-000001"
     assert elastic.next_generation("news-v1") == (1, "news-v1-000002")
@@ -45,7 +45,7 @@ def test_names_of_generations() -> None:
 
 
 def test_template_covers_the_generations_and_names_the_policy_only_with_ilm() -> None:
-    settings = Settings(es_alias="news")
+    settings = WorkerSettings(es_alias="news")
     plain = elastic.index_template(settings, 2)
     assert plain["index_patterns"] == ["news-v2-*"]
     assert "index.lifecycle.name" not in plain["template"]["settings"]

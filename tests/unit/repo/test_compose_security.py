@@ -17,7 +17,7 @@ import yaml
 from newsflow.secrets import ENV_KEYS
 from workers.topology import STAGES
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::?[?-][^}]*)?\}")
 _SECRET_KEY = re.compile(r"PASSWORD|AUTH_STRING|ENCRYPTIONKEY|TOKEN|_KEY$", re.I)
 

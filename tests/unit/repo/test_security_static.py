@@ -12,7 +12,7 @@ import pytest
 
 from newsflow import stack
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DATA_PATH_PACKAGES = ("newsflow", "workers", "schemas", "flows")
 
 # Modules that turn bytes into code or arbitrary objects.

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "entities_memory.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "entities_memory.py"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

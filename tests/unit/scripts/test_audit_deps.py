@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 _spec = importlib.util.spec_from_file_location("audit_deps", REPO / "scripts" / "audit_deps.py")
 assert _spec is not None and _spec.loader is not None
 audit_deps = importlib.util.module_from_spec(_spec)

@@ -11,7 +11,7 @@ import pytest
 
 from flows.reenrich import first_stale_stage, input_for, selection
 from schemas.articles import CleanArticle, DedupedArticle, EnrichedArticle, RawArticle
-from workers.dedup import article_text, text_hash, tokens
+from workers.dedup.fingerprint import article_text, text_hash, tokens
 from workers.topology import STAGES, current_versions
 
 CURRENT = {"clean": "2", "dedup": "2", "entities": "3", "index": "1"}

@@ -42,9 +42,13 @@ def ensure_replay_topic(settings: WorkerSettings) -> None:
     client = kafka_admin.admin(settings)
     try:
         if settings.topic(REPLAYED) not in set(client.list_topics()):
+            rf, min_isr = kafka_admin.replication(
+                settings, len(client.describe_cluster()["brokers"]))
             # Compacted: one mark per dead letter is all that must be kept, forever.
-            client.create_topics([NewTopic(settings.topic(REPLAYED), 1, replication_factor=1,
-                                           topic_configs={"cleanup.policy": "compact"})])
+            client.create_topics([NewTopic(
+                settings.topic(REPLAYED), 1, replication_factor=rf,
+                topic_configs={"cleanup.policy": "compact",
+                               "min.insync.replicas": str(min_isr)})])
     except TopicAlreadyExistsError:
         pass
     finally:

@@ -36,6 +36,21 @@ class WorkerSettings(BaseSettings):
     es_alias: str = Field("news", description="alias searched and written; index <alias>-v<N>")
     topic_partitions: int = Field(6, ge=1, description="partitions of each topic created")
 
+    # --- replication and retention (cluster-safe; 0 or -1 = decided from the cluster's size) --
+    topic_replication_factor: int = Field(
+        0, ge=0, description="replicas of each topic created; 0 = min(3, brokers in the cluster)")
+    topic_min_insync_replicas: int = Field(
+        0, ge=0, description="min.insync.replicas of each topic (with acks=all, a write needs "
+        "this many copies); 0 = 2 when the topic has 2+ replicas, else 1")
+    es_replicas: int = Field(
+        -1, ge=-1, description="replicas of the news index and the dedup state; -1 = 1 when "
+        "the Elasticsearch cluster has 2+ data nodes, else 0")
+    topic_retention_hours: int = Field(
+        168, ge=1, description="how long the pipeline topics (raw, clean, deduped, enriched, "
+        "skipped) keep messages")
+    dlq_retention_hours: int = Field(
+        720, ge=1, description="how long the dead-letter topic keeps messages")
+
     # --- worker runtime -------------------------------------------------------------------
     batch_size: int = Field(200, ge=1, description="max messages per consumed batch")
     poll_timeout_ms: int = Field(500, ge=10, description="how long one poll waits for data")

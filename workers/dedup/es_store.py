@@ -41,9 +41,11 @@ class ElasticsearchStore:
     """State in an Elasticsearch index shared by all replicas; reads are real-time ``mget``
     (no refresh needed), writes one ``bulk`` of ``create`` operations."""
 
-    def __init__(self, es: Elasticsearch, index: str, *, create_index: bool = True) -> None:
+    def __init__(self, es: Elasticsearch, index: str, *, create_index: bool = True,
+                 replicas: int = 0) -> None:
         self.es = es
         self.index = index
+        self.replicas = replicas  # of a state index created here
         self.round_trips = 0  # requests made by fetch/write/overwrite, for tests and benchmarks
         if create_index:
             self.ensure_index()
@@ -57,7 +59,8 @@ class ElasticsearchStore:
             return
         try:
             self.es.indices.create(
-                index=self.index, settings=STATE_SETTINGS, mappings=STATE_MAPPINGS
+                index=self.index, settings={**STATE_SETTINGS, "number_of_replicas": self.replicas},
+                mappings=STATE_MAPPINGS,
             )
         except BadRequestError as error:
             if error.error != "resource_already_exists_exception":  # another replica won

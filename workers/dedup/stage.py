@@ -30,6 +30,7 @@ from workers.dedup.store import (
     Snapshot,
     WriteResult,
 )
+from workers.io import elastic
 from workers.settings import WorkerSettings
 from workers.stage import Emit, Outcome, Skip, StageContext
 from workers.topology import STAGES
@@ -236,6 +237,7 @@ def build(settings: WorkerSettings, context: StageContext) -> DedupStage:
     elif context.es is None:
         raise ValueError("the dedup stage needs an Elasticsearch client unless offline")
     else:
-        store = ElasticsearchStore(context.es, settings.dedup_index)
+        store = ElasticsearchStore(context.es, settings.dedup_index,
+                                   replicas=elastic.replicas(context.es, settings))
     return DedupStage(store, threshold=settings.dedup_threshold)
 

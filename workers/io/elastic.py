@@ -96,11 +96,22 @@ def has_ilm(es: Elasticsearch) -> bool:
     return True
 
 
+def replicas(es: Elasticsearch, settings: WorkerSettings) -> int:
+    """Replicas of our indices: ``settings.es_replicas``, or (-1) 1 on a cluster of 2+ data
+    nodes, so that losing one node loses no shard, and 0 on a single node."""
+    if settings.es_replicas >= 0:
+        return settings.es_replicas
+    nodes = int(es.cluster.health()["number_of_data_nodes"])
+    return 1 if nodes >= 2 else 0
+
+
 def index_template(settings: WorkerSettings, version: int | None = None,
-                   ilm: bool = False) -> dict[str, Any]:
+                   ilm: bool = False, replica_count: int | None = None) -> dict[str, Any]:
     """Body of the composable template that shapes every generation of ``version``."""
     version, body = index_definition(version)
     index_settings = dict(body["settings"])
+    if replica_count is not None:
+        index_settings["number_of_replicas"] = replica_count
     if ilm:
         index_settings["index.lifecycle.name"] = lifecycle_name(settings)
         index_settings["index.lifecycle.rollover_alias"] = settings.es_alias
@@ -120,7 +131,7 @@ def ensure_template(es: Elasticsearch, settings: WorkerSettings, version: int | 
     if ilm:
         es.ilm.put_lifecycle(name=lifecycle_name(settings), policy=lifecycle_policy())
     name = template_name(settings, version)
-    body = index_template(settings, version, ilm=ilm)
+    body = index_template(settings, version, ilm=ilm, replica_count=replicas(es, settings))
     es.indices.put_index_template(name=name, index_patterns=body["index_patterns"],
                                   priority=body["priority"], template=body["template"],
                                   meta=body["_meta"])
@@ -157,8 +168,8 @@ def ensure_index(es: Elasticsearch, settings: WorkerSettings) -> str:
     if not es.indices.exists(index=name):
         # The alias comes with the index in one request: no moment without a write index.
         es.options(ignore_status=400).indices.create(
-            index=name, settings=body["settings"], mappings=body["mappings"],
-            aliases={alias: {"is_write_index": True}},
+            index=name, settings={**body["settings"], "number_of_replicas": replicas(es, settings)},
+            mappings=body["mappings"], aliases={alias: {"is_write_index": True}},
         )
     if not es.indices.exists_alias(name=alias, index=name):
         es.indices.put_alias(index=name, name=alias, is_write_index=True)

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import TopicPartition
@@ -18,7 +18,7 @@ from kafka.structs import TopicPartition
 from workers.io.auth import kafka_client_options
 from workers.io.kafka_clients import make_consumer
 from workers.settings import WorkerSettings
-from workers.topology import REPLAYED, STAGES, all_topics
+from workers.topology import DLQ, REPLAYED, STAGES, all_topics
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +28,55 @@ def admin(settings: WorkerSettings) -> KafkaAdminClient:
                             **kafka_client_options(settings))
 
 
+def replication(settings: WorkerSettings, brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for topics on a cluster of ``brokers``.
+
+    Defaults: RF = min(3, brokers); min ISR = 2 when RF >= 2 (a write acknowledged by all
+    in-sync replicas then exists on two brokers at least, and one broker may be lost), else 1.
+    """
+    rf = settings.topic_replication_factor or min(3, max(1, brokers))
+    if rf > brokers:
+        raise ValueError(f"topic replication factor {rf} > {brokers} broker(s) in the cluster")
+    min_isr = settings.topic_min_insync_replicas or (2 if rf >= 2 else 1)
+    if min_isr > rf:
+        raise ValueError(f"min.insync.replicas {min_isr} > replication factor {rf}")
+    return rf, min_isr
+
+
+def topic_configs(settings: WorkerSettings, topic: str, min_isr: int) -> dict[str, str]:
+    """The topic-level configuration newsflow sets: min ISR and time-based retention."""
+    hours = settings.dlq_retention_hours if topic == settings.topic(DLQ) \
+        else settings.topic_retention_hours
+    return {"min.insync.replicas": str(min_isr), "retention.ms": str(hours * 3_600_000)}
+
+
 def ensure_topics(settings: WorkerSettings) -> list[str]:
-    """Create every pipeline topic that does not exist yet; return the ones created."""
+    """Create every pipeline topic that does not exist yet, replicated as ``replication``
+    says; give existing ones the configured min ISR and retention. Returns those created.
+
+    The replication factor and partitions of an existing topic are not changed here: that is
+    a partition reassignment (docs/operations.md)."""
     client = admin(settings)
     try:
+        brokers = len(client.describe_cluster()["brokers"])
+        rf, min_isr = replication(settings, brokers)
         existing = set(client.list_topics())
-        wanted = [t for t in all_topics(settings) if t not in existing]
         created = []
-        for name in wanted:
+        for name in all_topics(settings):
+            configs = topic_configs(settings, name, min_isr)
+            if name in existing:
+                client.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name,
+                                                     configs=configs)])
+                continue
             try:
-                client.create_topics(
-                    [NewTopic(name, settings.topic_partitions, replication_factor=1)]
-                )
+                client.create_topics([NewTopic(name, settings.topic_partitions,
+                                               replication_factor=rf, topic_configs=configs)])
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass  # another process made it between list and create
         if created:
-            log.info("topics created", extra={"topics": ",".join(created)})
+            log.info("topics created", extra={"topics": ",".join(created),
+                                              "replication_factor": rf, "min_isr": min_isr})
         return created
     finally:
         client.close()

@@ -53,3 +53,25 @@ def test_template_covers_the_generations_and_names_the_policy_only_with_ilm() ->
     assert with_ilm["template"]["settings"]["index.lifecycle.rollover_alias"] == "news"
     rollover = elastic.lifecycle_policy()["phases"]["hot"]["actions"]["rollover"]
     assert rollover["max_age"] and rollover["max_primary_shard_size"]
+
+
+class _Health:
+    def __init__(self, nodes: int) -> None:
+        self.cluster = self
+        self.nodes = nodes
+
+    def health(self) -> dict[str, int]:
+        return {"number_of_data_nodes": self.nodes}
+
+
+@pytest.mark.parametrize(("nodes", "setting", "expected"), [
+    (1, -1, 0), (2, -1, 1), (3, -1, 1), (3, 2, 2), (1, 1, 1)])
+def test_index_replicas_follow_the_cluster_unless_set(nodes: int, setting: int,
+                                                     expected: int) -> None:
+    es = _Health(nodes)
+    assert elastic.replicas(es, WorkerSettings(es_replicas=setting)) == expected  # type: ignore[arg-type]
+
+
+def test_the_template_carries_the_replica_count() -> None:
+    body = elastic.index_template(WorkerSettings(), 2, replica_count=1)
+    assert body["template"]["settings"]["number_of_replicas"] == 1

@@ -22,7 +22,7 @@ def test_settings_win_over_the_defaults() -> None:
 def test_impossible_replication_is_refused_with_a_reason() -> None:
     with pytest.raises(ValueError, match="replication factor 3 > 1 broker"):
         replication(WorkerSettings(topic_replication_factor=3), 1)
-    with pytest.raises(ValueError, match="min.insync.replicas 3 > replication factor 2"):
+    with pytest.raises(ValueError, match=r"min\.insync\.replicas 3 > replication factor 2"):
         replication(WorkerSettings(topic_replication_factor=2, topic_min_insync_replicas=3), 3)
 
 

@@ -9,7 +9,8 @@ process, its logs go to the Prefect server (the UI shows deployments, runs and l
   stage has the number asked for. A crashed or failed run is replaced (``flows/worker.py``).
 - ``backfill/<prefix>-backfill``, ``reindex/<prefix>-reindex``, ``reenrich/<prefix>-reenrich``,
   ``replay-dlq/<prefix>-replay-dlq``, ``publish/<prefix>-publish``: operator flows, run on
-  demand from the UI or ``prefect deployment run``.
+  demand from the UI or ``prefect deployment run``; ``rollover/<prefix>-rollover`` also runs
+  on its schedule (``rollover_schedule``, daily).
 
 Served rather than a work pool + worker: one process, nothing else to install or keep in step,
 and the same flow code on a laptop and a cluster node. Deployment names carry the topic prefix,
@@ -43,6 +44,7 @@ from flows.publish import publish_flow
 from flows.reenrich import reenrich_flow
 from flows.reindex import reindex_flow
 from flows.replay_dlq import replay_dlq_flow
+from flows.rollover import rollover_flow
 from flows.settings import FlowSettings, load_settings
 from flows.worker import stage_worker
 from workers.runtime import logs
@@ -53,7 +55,7 @@ log = logging.getLogger(__name__)
 ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
 OPS: dict[str, Flow[..., Any]] = {
     "backfill": backfill_flow, "reindex": reindex_flow, "reenrich": reenrich_flow,
-    "replay-dlq": replay_dlq_flow, "publish": publish_flow,
+    "replay-dlq": replay_dlq_flow, "publish": publish_flow, "rollover": rollover_flow,
 }
 
 
@@ -70,7 +72,8 @@ def deployments(settings: FlowSettings) -> list[RunnerDeployment]:
             description=f"the {stage} stage's worker loop; one run = one replica")
         for stage in STAGES
     ]
-    out += [fl.to_deployment(name=deployment_name(settings, what), tags=["newsflow", "ops"])
+    out += [fl.to_deployment(name=deployment_name(settings, what), tags=["newsflow", "ops"],
+                             cron=settings.rollover_schedule if what == "rollover" else None)
             for what, fl in OPS.items()]
     return out
 

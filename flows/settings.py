@@ -15,6 +15,9 @@ class FlowSettings(WorkerSettings):
                             "backfill checkpoints")
     shared_dir: Path = Field(Path("../shared"), description="shared data (the seed article's "
                              "text)")
+    rollover_schedule: str = Field(
+        "0 2 * * *", description="cron (UTC) of the deployed rollover flow: a new index "
+        "generation when the write index is 30 days old, 10 GB per shard or 10M documents")
 
     @field_validator("prefect_api_url")
     @classmethod

@@ -230,7 +230,8 @@ def rollover(
         ensure_template(es, settings, version)
     response = es.indices.rollover(
         alias=settings.es_alias, new_index=new, conditions=conditions or None,
-        settings=body["settings"], mappings=body["mappings"], dry_run=dry_run,
+        settings={**body["settings"], "number_of_replicas": replicas(es, settings)},
+        mappings=body["mappings"], dry_run=dry_run,
     )
     result = Rollover(bool(response["rolled_over"]), str(response["old_index"]),
                       str(response["new_index"]), dict(response.get("conditions", {})), dry_run)

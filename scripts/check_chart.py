@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,7 +49,8 @@ STRIMZI_KINDS = {  # Java model class -> CRD file
     "io.strimzi.api.kafka.model.topic.KafkaTopic": "kafkatopics.yaml",
     "io.strimzi.api.kafka.model.user.KafkaUser": "kafkausers.yaml",
 }
-# Go modules whose zip carries the operator's CRDs: (module, version, CRD files in the module).
+# Go modules whose zip carries the operator's CRDs: (module, version, files in the module). A
+# .go file is the source of a free-form part of a CRD (KEDA's trigger metadata).
 GO_CRDS = {
     "eck": ("github.com/elastic/cloud-on-k8s/v3", "v3.5.0", [
         "config/crds/v1/resources/elasticsearch.k8s.elastic.co_elasticsearches.yaml",
@@ -58,6 +60,7 @@ GO_CRDS = {
     "keda": ("github.com/kedacore/keda/v2", "v2.20.2", [
         "config/crd/bases/keda.sh_scaledobjects.yaml",
         "config/crd/bases/keda.sh_triggerauthentications.yaml",
+        "pkg/scalers/kafka_scaler.go",
     ]),
 }
 
@@ -148,6 +151,41 @@ def go_crds(operator: str) -> Path:
     for f in files:
         shutil.copyfile(directory / f, out / Path(f).name)
     return out
+
+
+def keda_kafka_parameters() -> dict[str, tuple[set[str], set[str]]]:
+    """The Kafka scaler's parameters at the pinned KEDA: name -> (where it may be given:
+    triggerMetadata and/or authParams, allowed values or empty), from its ``keda:"..."`` tags.
+    The CRD types trigger metadata as a free map of strings: this is what checks its keys."""
+    source = (go_crds("keda") / "kafka_scaler.go").read_text(encoding="utf-8")
+    parameters = {}
+    for tag in re.findall(r'keda:"([^"]+)"', source):
+        fields = dict(part.partition("=")[::2] for part in tag.split(","))
+        enum = set(filter(None, fields.get("enum", "").split(";")))
+        parameters[fields["name"]] = (set(fields.get("order", "").split(";")), enum)
+    return parameters
+
+
+def check_keda_kafka(objects: Iterable[dict[str, Any]],
+                     parameters: dict[str, tuple[set[str], set[str]]]) -> list[str]:
+    """Kafka trigger metadata and TriggerAuthentication parameters against the scaler's own."""
+    errors = []
+    for obj in objects:
+        given: list[tuple[str, str, str]] = []  # (where, name, value)
+        if obj.get("kind") == "ScaledObject":
+            given += [("triggerMetadata", k, str(v)) for t in obj["spec"].get("triggers", [])
+                      if t.get("type") == "kafka" for k, v in t.get("metadata", {}).items()]
+        if obj.get("kind") == "TriggerAuthentication":
+            given += [("authParams", r.get("parameter", ""), "")
+                      for r in obj["spec"].get("secretTargetRef", [])]
+        for where, name, value in given:
+            orders, enum = parameters.get(name, (set(), set()))
+            if where not in orders:
+                errors.append(f"{label(obj)}: {name}: not a {where} parameter of KEDA's "
+                              "Kafka scaler")
+            elif value and enum and value not in enum:
+                errors.append(f"{label(obj)}: {name}: {value!r} is not one of {sorted(enum)}")
+    return errors
 
 
 def crd_files() -> list[Path]:
@@ -271,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     schemas = crd_schemas(crd_files())
     objects = render(args.chart, args.values, args.sets)
-    errors = check(objects, schemas) + check_rules(objects)
+    errors = (check(objects, schemas) + check_rules(objects)
+              + check_keda_kafka(objects, keda_kafka_parameters()))
     for line in errors:
         print(line)
     kinds = sorted({str(o.get("kind")) for o in objects})

@@ -55,6 +55,7 @@ def _all(objects: Objects, kind: str) -> Objects:
 def test_the_rendered_chart_passes(rendered: Objects, schemas: dict[Any, Any]) -> None:
     assert check_chart.check(rendered, schemas) == []
     assert check_chart.check_rules(rendered) == []
+    assert check_chart.check_keda_kafka(rendered, check_chart.keda_kafka_parameters()) == []
 
 
 def test_every_custom_resource_has_its_operators_schema(rendered: Objects,
@@ -200,3 +201,22 @@ def test_only_the_data_plane_reaches_elasticsearch(rendered: Objects) -> None:
     others = [o for o in _all(rendered, "Deployment") if o not in stage_pods]
     assert all("newsflow.io/data-plane" not in d["spec"]["template"]["metadata"]["labels"]
                for d in others)
+
+
+@pytest.mark.parametrize(("kind", "change", "message"), [
+    ("ScaledObject", {"lagTreshold": "10"}, "lagTreshold: not a triggerMetadata parameter"),
+    ("ScaledObject", {"sasl": "scram-sha-512"}, "'scram-sha-512' is not one of"),
+    ("ScaledObject", {"password": "x"}, "password: not a triggerMetadata parameter"),
+    ("TriggerAuthentication", {"parameter": "user"}, "user: not a authParams parameter"),
+])
+def test_kedas_free_form_kafka_parameters_are_checked_against_its_scaler(
+        objects: Objects, kind: str, change: dict[str, str], message: str) -> None:
+    parameters = check_chart.keda_kafka_parameters()
+    assert check_chart.check_keda_kafka(objects, parameters) == []
+    obj = _one(objects, kind)
+    if kind == "ScaledObject":
+        obj["spec"]["triggers"][0]["metadata"].update(change)
+    else:
+        obj["spec"]["secretTargetRef"][0].update(change)
+    errors = check_chart.check_keda_kafka(objects, parameters)
+    assert len(errors) == 1 and message in errors[0]

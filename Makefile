@@ -19,7 +19,7 @@ export NEWSFLOW_SHARED_DIR := $(_SHARED)
 endif
 endif
 
-.PHONY: run deploy test unit faults lint check-layers status down install clean audit-deps lock
+.PHONY: run deploy test unit faults lint check-layers check-chart status down install clean audit-deps lock
 
 # Dependencies come from the lock file only, each checked against its SHA-256 (--require-hashes);
 # then the project itself, without dependencies.
@@ -73,6 +73,12 @@ faults: install
 lint: install check-layers
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+## check-chart: render deploy/helm/newsflow with the pinned Helm and check every object against
+## the Kubernetes schemas and its operator's CRD (offline; tools cached in .stack/tools/). The
+## unit tests (tests/unit/deploy) run the same check, so `make test` does too.
+check-chart: install
+	$(PY) scripts/check_chart.py
 
 ## check-layers: fail on an upward import (newsflow -> flows -> workers -> schemas, never back)
 check-layers:

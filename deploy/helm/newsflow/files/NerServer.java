@@ -1,0 +1,1 @@
+../../../../stack/corenlp/NerServer.java

@@ -8,7 +8,9 @@ reported down without a long wait. Through the one HTTP client (httpx) and kafka
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from kafka import KafkaAdminClient
@@ -53,8 +55,24 @@ def elasticsearch_healthy(es_url: str) -> bool:
     return isinstance(body, dict) and body.get("status") in ("green", "yellow")
 
 
+def _accepts_connections(server: str, timeout: float) -> bool:
+    """Something listens at ``server`` (``host:port``, Kafka's default port if none)."""
+    try:
+        parts = urlsplit(f"//{server.strip()}")
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 9092),
+                                      timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def kafka_healthy(bootstrap: str, timeout: float = 1.0, **client_options: Any) -> bool:
-    """A broker at ``bootstrap`` answers a metadata request (kafka-python's admin client)."""
+    """A broker at ``bootstrap`` answers a metadata request (kafka-python's admin client).
+
+    When no bootstrap server accepts a connection the broker is down, said at once: the
+    client would log an error per reconnect attempt until its bootstrap timeout."""
+    if not any(_accepts_connections(s, timeout) for s in bootstrap.split(",") if s.strip()):
+        return False
     try:
         client = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="newsflow-probe",
                                   bootstrap_timeout_ms=int(timeout * 1000),

@@ -8,6 +8,7 @@ from pydantic import SecretStr
 
 from newsflow import stack
 from newsflow.config import Settings
+from newsflow.stack import services
 
 ELSEWHERE = {
     "kafka": {"kafka_bootstrap": "0.0.0.0:9092"},
@@ -19,7 +20,7 @@ ELSEWHERE = {
 @pytest.mark.parametrize("service", list(ELSEWHERE))
 def test_non_loopback_endpoints_are_refused(service: str) -> None:
     with pytest.raises(stack.StackError, match="only listens on loopback"):
-        stack._bind_host(Settings(**ELSEWHERE[service]), service)  # type: ignore[arg-type]
+        services.bind_host(Settings(**ELSEWHERE[service]), service)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("service", list(ELSEWHERE))
@@ -35,4 +36,4 @@ def test_credentials_do_not_make_the_local_stack_bind_elsewhere(service: str) ->
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "[::1]"])
 def test_loopback_endpoints_are_accepted(host: str) -> None:
     settings = Settings(es_url=f"http://{host}:9200")
-    assert stack._bind_host(settings, "elasticsearch").port == 9200
+    assert services.bind_host(settings, "elasticsearch").port == 9200

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,6 +69,25 @@ def _accepts_connections(server: str, timeout: float) -> bool:
         return False
 
 
+_KAFKA_LOG = logging.getLogger("kafka")
+_QUIET = threading.Lock()
+
+
+@contextmanager
+def _kafka_client_quiet() -> Iterator[None]:
+    """kafka-python logs each failed connection attempt (ERROR, WARNING); for a probe the
+    failure is the answer, so the client's own lines are held back while one runs. A broker
+    that is starting accepts connections before it answers: `stack up` would print them
+    every half second."""
+    with _QUIET:
+        level = _KAFKA_LOG.level
+        _KAFKA_LOG.setLevel(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            _KAFKA_LOG.setLevel(level)
+
+
 def kafka_healthy(bootstrap: str, timeout: float = 1.0, **client_options: Any) -> bool:
     """A broker at ``bootstrap`` answers a metadata request (kafka-python's admin client).
 
@@ -73,18 +95,19 @@ def kafka_healthy(bootstrap: str, timeout: float = 1.0, **client_options: Any) -
     client would log an error per reconnect attempt until its bootstrap timeout."""
     if not any(_accepts_connections(s, timeout) for s in bootstrap.split(",") if s.strip()):
         return False
-    try:
-        client = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="newsflow-probe",
-                                  bootstrap_timeout_ms=int(timeout * 1000),
-                                  request_timeout_ms=int(TIMEOUT_SECONDS * 1000),
-                                  **client_options)
-    except (KafkaError, OSError, ValueError) as exc:
-        log.debug("kafka at %s: %r", bootstrap, exc)
-        return False
-    try:
-        return bool(client.describe_cluster().get("brokers"))
-    except (KafkaError, OSError) as exc:
-        log.debug("kafka at %s: %r", bootstrap, exc)
-        return False
-    finally:
-        client.close()
+    with _kafka_client_quiet():
+        try:
+            client = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="newsflow-probe",
+                                      bootstrap_timeout_ms=int(timeout * 1000),
+                                      request_timeout_ms=int(TIMEOUT_SECONDS * 1000),
+                                      **client_options)
+        except (KafkaError, OSError, ValueError) as exc:
+            log.debug("kafka at %s: %r", bootstrap, exc)
+            return False
+        try:
+            return bool(client.describe_cluster().get("brokers"))
+        except (KafkaError, OSError) as exc:
+            log.debug("kafka at %s: %r", bootstrap, exc)
+            return False
+        finally:
+            client.close()

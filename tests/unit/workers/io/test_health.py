@@ -38,3 +38,21 @@ def test_stopped_http_services_are_down(closed_port: int) -> None:
     assert not health.corenlp_ready(url)
     assert not health.http_ok(url)
     assert health.get_json(url) is None
+
+
+def test_a_broker_that_accepts_but_does_not_answer_is_down_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What a starting Kafka looks like: its port is open before it serves requests.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+        caplog.set_level(logging.INFO, logger="kafka")
+        level = logging.getLogger("kafka").level
+        started = time.monotonic()
+        assert not health.kafka_healthy(f"127.0.0.1:{port}", timeout=0.5)
+        assert time.monotonic() - started < 5
+    assert not [r for r in caplog.records if r.name.startswith("kafka")
+                and r.levelno >= logging.WARNING]
+    assert logging.getLogger("kafka").level == level  # restored after the probe

@@ -13,17 +13,15 @@ secret file) and go as HTTP basic auth; without them nothing is sent.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import logging
-import os
-import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+import typer
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +96,21 @@ def load(kibana_url: str, directory: Path = DEFAULT_DIR, *, wait: float = 300,
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m newsflow.kibana", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("directory", nargs="?", type=Path, default=DEFAULT_DIR)
-    parser.add_argument("--kibana-url", default=os.environ.get("KIBANA_URL",
-                                                               "http://127.0.0.1:5601"))
-    parser.add_argument("--wait", type=float, default=300, help="seconds to wait for Kibana")
-    args = parser.parse_args(argv)
+app = typer.Typer(add_completion=False, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+
+
+@app.command()
+def main(
+    directory: Annotated[Path, typer.Argument(help="the folder of *.ndjson saved objects")]
+    = DEFAULT_DIR,
+    kibana_url: Annotated[str, typer.Option(envvar="KIBANA_URL", help="Kibana's URL")]
+    = "http://127.0.0.1:5601",
+    wait: Annotated[float, typer.Option(help="seconds to wait for Kibana")] = 300,
+) -> None:
+    """Import the saved objects (data view, saved search, dashboard) into Kibana, replacing
+    those with the same ids, once Kibana is available. Logs in with NEWSFLOW_ES_USERNAME and
+    its password when they are set."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     from newsflow.config import load_settings
 
@@ -114,13 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     if settings.es_username and settings.es_password:
         auth = (settings.es_username, settings.es_password.get_secret_value())
     try:
-        result = load(args.kibana_url, args.directory, wait=args.wait, auth=auth)
+        result = load(kibana_url, directory, wait=wait, auth=auth)
     except (OSError, ValueError, RuntimeError, httpx.HTTPError) as exc:
         log.error("%s", exc)
-        return 1
-    log.info("imported %s saved objects into %s", result.get("successCount"), args.kibana_url)
-    return 0
+        raise typer.Exit(1) from None
+    log.info("imported %s saved objects into %s", result.get("successCount"), kibana_url)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app(prog_name="python -m newsflow.kibana")

@@ -1,30 +1,28 @@
-"""Credentials: client options built from the settings, and first-setup password generation.
+"""First-setup credentials for docker-compose: the passwords in ``.env``, and the
+Elasticsearch roles and users.
 
-Two jobs, both small:
+    python -m newsflow.secrets init             a random password for every key .env lacks
+    python -m newsflow.secrets rotate KEY...    new random passwords for the named keys
+    python -m newsflow.secrets es-setup         compose's one-shot: the ES roles and users
 
-* :func:`es_client_options` and :func:`kafka_client_options` turn the credential settings
-  (``NEWSFLOW_ES_USERNAME``/``_PASSWORD``, ``NEWSFLOW_KAFKA_USERNAME``/``_PASSWORD``, CA files)
-  into keyword arguments for the Elasticsearch and kafka-python clients. With nothing set they
-  return no authentication, which is what the local native stack (loopback only) expects.
-  Passwords stay :class:`~pydantic.SecretStr` until this point and are revealed only into the
-  client's constructor, never into a log line or a message.
-* ``python -m newsflow.secrets init`` writes the git-ignored ``.env`` that docker-compose.yml
-  reads: one random password per account (Elasticsearch users, the Kafka SCRAM user of each
-  stage, Prefect's basic auth). Existing values are kept, so running it again is harmless;
-  ``rotate NAME...`` replaces the named ones (then restart/re-apply, see the README).
-  ``es-setup`` is compose's one-shot that creates the Elasticsearch roles and users.
+In: the git-ignored ``.env`` that docker-compose.yml reads (``--env-file``); for ``es-setup``,
+the passwords in the environment. Out: ``.env`` (mode 0600) with one random password per account
+(Elasticsearch users, the Kafka SCRAM user of each stage, Prefect's basic auth). Existing values
+are kept, so ``init`` again is harmless; after ``rotate``, restart/re-apply (see the README). Key
+names are printed, never values. The clients' options built from the credential settings are
+:mod:`workers.io.auth`'s.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import secrets
-import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 # The Kafka SCRAM users, one per pipeline stage plus the publisher and the admin (topics, ACLs).
 # Kept here rather than derived from workers.topology so this module stays import-light; a unit
@@ -139,29 +137,58 @@ def es_setup(url: str, ca_certs: str, env: dict[str, str], roles_file: Path = RO
     print(f"roles {', '.join(roles)} and users {', '.join(ES_USERS)} ready")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m newsflow.secrets",
-        description="Generate the passwords docker-compose.yml reads from a git-ignored .env.",
-    )
-    parser.add_argument("--env-file", type=Path, default=Path(".env"))
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("init", help="add a random password for every missing key (keeps others)")
-    rot = sub.add_parser("rotate", help="replace the named keys with new random passwords")
-    rot.add_argument("keys", nargs="+", choices=ENV_KEYS, metavar="KEY")
-    setup = sub.add_parser("es-setup", help="compose: create the ES roles and users "
-                           "(passwords from the environment, i.e. .env)")
-    setup.add_argument("--es-url", default="https://elasticsearch:9200")
-    setup.add_argument("--ca-certs", default="/certs/ca/ca.crt")
-    setup.add_argument("--roles", type=Path, default=ROLES_FILE)
-    args = parser.parse_args(argv)
-    if args.command == "es-setup":
-        es_setup(args.es_url, args.ca_certs, dict(os.environ), args.roles)
-        return 0
-    changed = write_env(args.env_file, tuple(args.keys) if args.command == "rotate" else ())
-    print(f"{args.env_file}: {len(changed)} value(s) written: {', '.join(changed) or 'none'}")
-    return 0
+app = typer.Typer(
+    help="Generate the passwords docker-compose.yml reads from a git-ignored .env.",
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    env_file: Annotated[Path, typer.Option(help="the env file to fill")] = Path(".env"),
+) -> None:
+    ctx.obj = env_file
+
+
+def _written(env_file: Path, changed: list[str]) -> None:
+    print(f"{env_file}: {len(changed)} value(s) written: {', '.join(changed) or 'none'}")
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Add a random password for every missing key (keeps others)."""
+    _written(ctx.obj, write_env(ctx.obj))
+
+
+def _known_keys(keys: list[str]) -> list[str]:
+    if unknown := [k for k in keys if k not in ENV_KEYS]:
+        raise typer.BadParameter(f"unknown key(s) {unknown}; known: {', '.join(ENV_KEYS)}")
+    return keys
+
+
+@app.command()
+def rotate(
+    ctx: typer.Context,
+    keys: Annotated[list[str], typer.Argument(
+        metavar="KEY", callback=_known_keys, help=f"one of: {', '.join(ENV_KEYS)}")],
+) -> None:
+    """Replace the named keys with new random passwords."""
+    _written(ctx.obj, write_env(ctx.obj, tuple(keys)))
+
+
+@app.command("es-setup")
+def es_setup_command(
+    es_url: Annotated[str, typer.Option(help="Elasticsearch, as the compose network names it")]
+    = "https://elasticsearch:9200",
+    ca_certs: Annotated[str, typer.Option(help="the CA that signed its certificate (PEM)")]
+    = "/certs/ca/ca.crt",
+    roles: Annotated[Path, typer.Option(help="the role bodies (JSON)")] = ROLES_FILE,
+) -> None:
+    """Compose: create the ES roles and users (passwords from the environment, i.e. .env)."""
+    es_setup(es_url, ca_certs, dict(os.environ), roles)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app(prog_name="python -m newsflow.secrets")

@@ -36,8 +36,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from elasticsearch import Elasticsearch
 
-from newsflow import procs, stack
+from newsflow import stack
 from newsflow.config import Settings
+from newsflow.stack import processes, services
+from newsflow.stack.commands import ES_UID, as_es_user, render
+from newsflow.stack.paths import STACK_FILES, Paths
 
 REPO = Path(__file__).resolve().parents[2]
 SECURE_DIR = REPO / ".stack-secure"
@@ -120,7 +123,7 @@ transport.port: {TRANSPORT_PORT}
 def start(base: Settings, timeout: float = 240) -> SecureNode:
     settings = base.model_copy(update={
         "stack_dir": SECURE_DIR, "es_url": f"http://127.0.0.1:{HTTP_PORT}", "es_heap": "512m"})
-    paths = stack._paths(settings)
+    paths = Paths.of(settings)
     stop()  # a node left over from an interrupted session: its passwords are unknown
     stack.ensure_artifacts(settings, ["elasticsearch"])
     # Fresh config and data each session: bootstrap.password only applies to an empty node.
@@ -128,10 +131,10 @@ def start(base: Settings, timeout: float = 240) -> SecureNode:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
     shutil.copytree(paths.es_home / "config", paths.es_conf, dirs_exist_ok=True)
-    ep = stack._bind_host(settings, "elasticsearch")
-    stack._render(stack.STACK_FILES / "elasticsearch" / "elasticsearch.yml",
-                  paths.es_conf / "elasticsearch.yml", host=ep.host, port=ep.port,
-                  data=paths.es / "data", logs=paths.es_logs)
+    ep = services.bind_host(settings, "elasticsearch")
+    render(STACK_FILES / "elasticsearch" / "elasticsearch.yml",
+           paths.es_conf / "elasticsearch.yml", host=ep.host, port=ep.port,
+           data=paths.es / "data", logs=paths.es_logs)
     yml = (paths.es_conf / "elasticsearch.yml").read_text()
     if "xpack.security.enabled: false\n" not in yml:
         raise SecureNodeError("stack/elasticsearch/elasticsearch.yml has no "
@@ -153,10 +156,10 @@ def start(base: Settings, timeout: float = 240) -> SecureNode:
             if Path(root).is_relative_to(paths.es_home):
                 continue
             for name in [*dirs, *files]:
-                os.lchown(Path(root) / name, stack.ES_UID, stack.ES_UID)
+                os.lchown(Path(root) / name, ES_UID, ES_UID)
         for folder in (paths.es_conf, paths.es / "data", paths.es / "tmp", paths.es_logs):
-            os.lchown(folder, stack.ES_UID, stack.ES_UID)
-    prefix = stack._as_es_user(paths, java_home)
+            os.lchown(folder, ES_UID, ES_UID)
+    prefix = as_es_user(paths, java_home)
     env = {**os.environ, "ES_JAVA_HOME": str(java_home), "ES_PATH_CONF": str(paths.es_conf),
            "ES_TMPDIR": str(paths.es / "tmp"),
            "ES_JAVA_OPTS": f"-Xms{settings.es_heap} -Xmx{settings.es_heap}"}
@@ -177,9 +180,9 @@ def start(base: Settings, timeout: float = 240) -> SecureNode:
             raise SecureNodeError(
                 f"{Path(args[0]).name} {args[1]} failed: {done.stdout}{done.stderr}")
 
-    procs.start("elasticsearch", [*prefix, str(paths.es_home / "bin" / "elasticsearch")],
-                run_dir=paths.run, log_path=paths.log("elasticsearch"), env=env,
-                cwd=paths.es_logs)
+    processes.start("elasticsearch", [*prefix, str(paths.es_home / "bin" / "elasticsearch")],
+                    run_dir=paths.run, log_path=paths.log("elasticsearch"), env=env,
+                    cwd=paths.es_logs)
     node = SecureNode(f"https://127.0.0.1:{HTTP_PORT}", ca_cert, passwords)
     admin = node.client("elastic")
     deadline = time.monotonic() + timeout
@@ -191,10 +194,10 @@ def start(base: Settings, timeout: float = 240) -> SecureNode:
                 break
         except Exception as exc:  # not up yet (connection refused, 503, ...)
             last = f"{type(exc).__name__}: {exc}"
-        if procs.pid_of("elasticsearch", paths.run) is None:
+        if processes.pid_of("elasticsearch", paths.run) is None:
             raise SecureNodeError("the secured node exited while starting; end of "
                                   f"{paths.log('elasticsearch')}:\n"
-                                  + stack._log_tail(paths.log("elasticsearch"), 30))
+                                  + processes.log_tail(paths.log("elasticsearch"), 30))
         if time.monotonic() > deadline:
             raise SecureNodeError(f"the secured node is not healthy after {timeout:.0f}s "
                                   f"({last}); see {paths.log('elasticsearch')}")
@@ -204,4 +207,4 @@ def start(base: Settings, timeout: float = 240) -> SecureNode:
 
 
 def stop() -> None:
-    procs.stop("elasticsearch", SECURE_DIR / "run", timeout=60)
+    processes.stop("elasticsearch", SECURE_DIR / "run", timeout=60)

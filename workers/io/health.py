@@ -8,7 +8,12 @@ reported down without a long wait. Through the one HTTP client (httpx) and kafka
 from __future__ import annotations
 
 import logging
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from kafka import KafkaAdminClient
@@ -53,20 +58,56 @@ def elasticsearch_healthy(es_url: str) -> bool:
     return isinstance(body, dict) and body.get("status") in ("green", "yellow")
 
 
+def _accepts_connections(server: str, timeout: float) -> bool:
+    """Something listens at ``server`` (``host:port``, Kafka's default port if none)."""
+    try:
+        parts = urlsplit(f"//{server.strip()}")
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 9092),
+                                      timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+_KAFKA_LOG = logging.getLogger("kafka")
+_QUIET = threading.Lock()
+
+
+@contextmanager
+def _kafka_client_quiet() -> Iterator[None]:
+    """kafka-python logs each failed connection attempt (ERROR, WARNING); for a probe the
+    failure is the answer, so the client's own lines are held back while one runs. A broker
+    that is starting accepts connections before it answers: `stack up` would print them
+    every half second."""
+    with _QUIET:
+        level = _KAFKA_LOG.level
+        _KAFKA_LOG.setLevel(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            _KAFKA_LOG.setLevel(level)
+
+
 def kafka_healthy(bootstrap: str, timeout: float = 1.0, **client_options: Any) -> bool:
-    """A broker at ``bootstrap`` answers a metadata request (kafka-python's admin client)."""
-    try:
-        client = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="newsflow-probe",
-                                  bootstrap_timeout_ms=int(timeout * 1000),
-                                  request_timeout_ms=int(TIMEOUT_SECONDS * 1000),
-                                  **client_options)
-    except (KafkaError, OSError, ValueError) as exc:
-        log.debug("kafka at %s: %r", bootstrap, exc)
+    """A broker at ``bootstrap`` answers a metadata request (kafka-python's admin client).
+
+    When no bootstrap server accepts a connection the broker is down, said at once: the
+    client would log an error per reconnect attempt until its bootstrap timeout."""
+    if not any(_accepts_connections(s, timeout) for s in bootstrap.split(",") if s.strip()):
         return False
-    try:
-        return bool(client.describe_cluster().get("brokers"))
-    except (KafkaError, OSError) as exc:
-        log.debug("kafka at %s: %r", bootstrap, exc)
-        return False
-    finally:
-        client.close()
+    with _kafka_client_quiet():
+        try:
+            client = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="newsflow-probe",
+                                      bootstrap_timeout_ms=int(timeout * 1000),
+                                      request_timeout_ms=int(TIMEOUT_SECONDS * 1000),
+                                      **client_options)
+        except (KafkaError, OSError, ValueError) as exc:
+            log.debug("kafka at %s: %r", bootstrap, exc)
+            return False
+        try:
+            return bool(client.describe_cluster().get("brokers"))
+        except (KafkaError, OSError) as exc:
+            log.debug("kafka at %s: %r", bootstrap, exc)
+            return False
+        finally:
+            client.close()

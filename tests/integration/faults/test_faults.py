@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from newsflow import procs, stack
+from newsflow import stack
 from newsflow.audit import audit
+from newsflow.stack import processes
 from tests.integration.conftest import Pipeline, wait_for
 from tests.integration.faults.conftest import articles_per_scenario
 from tests.integration.faults.corpus import Corpus, check_books, make_corpus, progress, publish
@@ -65,7 +66,7 @@ def test_kill_9_a_worker_mid_batch_and_restart(fault_pipeline: Pipeline) -> None
 
 def _stop_service(pipeline: Pipeline, service: str, seconds: float) -> None:
     settings = pipeline.settings
-    assert procs.stop(service, settings.stack_dir.resolve() / "run"), f"{service} not ours"
+    assert processes.stop(service, settings.stack_dir.resolve() / "run"), f"{service} not ours"
     time.sleep(seconds)
     stack.up(settings, services=(service,), timeout=300)
 

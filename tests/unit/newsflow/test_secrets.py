@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
+from typer.testing import CliRunner
 
 from newsflow import secrets as nf_secrets
 from newsflow.config import Settings, load_settings
@@ -104,7 +105,8 @@ def test_settings_env_passes_real_secrets_to_children_and_leaves_out_unset() -> 
 
 def test_init_writes_every_key_with_a_strong_random_value_mode_0600(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
-    assert nf_secrets.main(["--env-file", str(env_file), "init"]) == 0
+    result = CliRunner().invoke(nf_secrets.app, ["--env-file", str(env_file), "init"])
+    assert result.exit_code == 0, result.output
     values = nf_secrets.read_env(env_file)
     assert set(values) == set(nf_secrets.ENV_KEYS)
     assert len(set(values.values())) == len(values)  # all different
@@ -128,12 +130,9 @@ def test_init_keeps_existing_values_and_rotate_replaces_only_the_named(tmp_path:
         k: v for k, v in first.items() if k != "KAFKA_CLEAN_PASSWORD"}
 
 
-def test_the_generator_prints_key_names_never_values(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_generator_prints_key_names_never_values(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
-    nf_secrets.main(["--env-file", str(env_file), "init"])
-    out = capsys.readouterr().out
+    out = CliRunner().invoke(nf_secrets.app, ["--env-file", str(env_file), "init"]).output
     assert "ELASTIC_PASSWORD" in out
     assert not any(v in out for v in nf_secrets.read_env(env_file).values())
 
@@ -141,6 +140,25 @@ def test_the_generator_prints_key_names_never_values(
 def test_rotate_refuses_unknown_keys(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown key"):
         nf_secrets.write_env(tmp_path / ".env", rotate=("NOPE",))
+    env_file = tmp_path / ".env"
+    result = CliRunner().invoke(nf_secrets.app, ["--env-file", str(env_file), "rotate",
+                                                 "ELASTIC_PASSWORD", "NOPE"])
+    assert result.exit_code == 2  # a usage error, nothing written
+    assert "unknown key(s) ['NOPE']" in result.output
+    assert not env_file.exists()
+
+
+def test_rotate_replaces_the_named_keys_from_the_command_line(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    nf_secrets.write_env(env_file)
+    before = nf_secrets.read_env(env_file)
+    result = CliRunner().invoke(nf_secrets.app, ["--env-file", str(env_file), "rotate",
+                                                 "ES_READER_PASSWORD", "KAFKA_INDEX_PASSWORD"])
+    assert result.exit_code == 0, result.output
+    assert "2 value(s) written: ES_READER_PASSWORD, KAFKA_INDEX_PASSWORD" in result.output
+    after = nf_secrets.read_env(env_file)
+    assert {k for k in after if after[k] != before[k]} == {"ES_READER_PASSWORD",
+                                                          "KAFKA_INDEX_PASSWORD"}
 
 
 def test_every_stage_has_its_own_kafka_user() -> None:

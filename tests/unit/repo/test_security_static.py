@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsflow import stack
+from newsflow.stack import artifacts, pins
 
 REPO = Path(__file__).resolve().parents[3]
 DATA_PATH_PACKAGES = ("newsflow", "workers", "schemas", "flows")
@@ -100,23 +101,23 @@ def test_maven_dependencies_are_pinned_to_exact_versions() -> None:
 
 
 def test_maven_runs_with_strict_checksums_and_a_pinned_plugin() -> None:
-    source = (REPO / "newsflow" / "stack.py").read_text()
+    source = (REPO / "newsflow" / "stack" / "artifacts.py").read_text()
     assert '"-C" if strict_checksums else "-c"' in source
     assert "strict_checksums: bool = True" in source
-    version = stack.DEPENDENCY_PLUGIN.split(":")[-1]
+    version = pins.DEPENDENCY_PLUGIN.split(":")[-1]
     assert _EXACT_VERSION.match(version)
 
 
 def test_the_elasticsearch_zip_has_a_pinned_sha256() -> None:
-    assert re.fullmatch(r"[0-9a-f]{64}", stack.ES_SHA256)
-    assert _EXACT_VERSION.match(stack.ES_VERSION)
+    assert re.fullmatch(r"[0-9a-f]{64}", pins.ES_SHA256)
+    assert _EXACT_VERSION.match(pins.ES_VERSION)
 
 
 def test_the_elasticsearch_zip_is_refused_when_its_digest_differs(tmp_path: Path) -> None:
-    fake = tmp_path / f"elasticsearch-{stack.ES_VERSION}.zip"
+    fake = tmp_path / f"elasticsearch-{pins.ES_VERSION}.zip"
     fake.write_bytes(b"not the pinned zip")
     with pytest.raises(stack.StackError, match="refusing to run it"):
-        stack._verify_sha256(fake)
+        artifacts.verify_sha256(fake)
 
 
 def test_python_lock_file_pins_every_package_with_hashes() -> None:

@@ -1,7 +1,7 @@
 """Background processes tracked by pid files: start, find, stop, list.
 
-Used by :mod:`newsflow.stack` for Kafka, Elasticsearch, Prefect and CoreNLP, and meant for the
-stage workers too. A process started here outlives the Python process that started it
+Used by :mod:`newsflow.stack` for Kafka, Elasticsearch, Prefect and CoreNLP, and by the CLI for
+the stage workers. A process started here outlives the Python process that started it
 (``newsflow stack up`` returns, the broker keeps running), so the only record of it is
 ``<run_dir>/<name>.pid``:
 
@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["AlreadyRunningError", "group_rss", "names", "pid_of", "start", "stop"]
+__all__ = ["AlreadyRunningError", "group_rss", "log_tail", "names", "pid_of", "start", "stop"]
 
 # Popen objects of the children started by *this* Python process. Kept so that a child that exits
 # is reaped (a zombie would look alive to os.kill(pid, 0)) and so Popen does not warn about a
@@ -174,3 +174,14 @@ def group_rss(pgid: int) -> int:
         if int(fields[2]) == pgid:  # field 5: pgrp
             total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24: rss in pages
     return total
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last lines the latest run wrote to ``path`` (:func:`start` heads each run with
+    '===')."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    starts = [i for i, line in enumerate(text) if line.startswith("=== ")]
+    return "\n".join(text[starts[-1] if starts else 0 :][-lines:])

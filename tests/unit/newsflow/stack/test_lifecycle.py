@@ -8,6 +8,7 @@ from pathlib import Path
 
 from newsflow import stack
 from newsflow.config import Settings
+from newsflow.stack.paths import Paths
 
 
 def _settings(root: Path) -> Settings:
@@ -30,7 +31,7 @@ def test_clean_removes_the_relocated_elasticsearch_folder(tmp_path: Path) -> Non
     root = private / "stack"
     root.mkdir(parents=True)
     private.chmod(0o700)
-    paths = stack._paths(_settings(root))
+    paths = Paths.of(_settings(root))
     if os.geteuid() != 0:  # only root relocates (Elasticsearch then runs as another user)
         assert paths.es_base == paths.root
         return

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.cli import _explain
+from newsflow.cli.errors import explain
 from workers.runtime import logs
 
 
@@ -50,14 +50,14 @@ def test_publish_with_prefect_down_is_one_clear_error() -> None:
 
 
 def test_other_errors_keep_their_traceback() -> None:
-    assert _explain(ValueError("a bug")) is None
-    assert _explain(RuntimeError("something else")) is None
+    assert explain(ValueError("a bug")) is None
+    assert explain(RuntimeError("something else")) is None
     from kafka.errors import KafkaTimeoutError
 
-    bootstrap = _explain(KafkaTimeoutError("Unable to bootstrap from 127.0.0.1:1"))
+    bootstrap = explain(KafkaTimeoutError("Unable to bootstrap from 127.0.0.1:1"))
     assert bootstrap is not None
     assert bootstrap.startswith("cannot reach Kafka: KafkaTimeoutError: Unable to bootstrap")
-    assert _explain(KafkaTimeoutError("Batch expired")) is None  # not a reachability error
+    assert explain(KafkaTimeoutError("Batch expired")) is None  # not a reachability error
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsflow import cli
+from newsflow import cli, stack
 from workers.io import elastic, kafka_admin
 
 
@@ -55,8 +55,6 @@ def test_status_right_after_a_first_start_says_the_lag_is_not_known_yet(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kafka.errors import CoordinatorNotAvailableError
-
-    from newsflow import stack
 
     def coordinator_starting(_settings: object) -> None:
         raise CoordinatorNotAvailableError("FindCoordinatorResponse error for GROUP/x")

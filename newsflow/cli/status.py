@@ -1,0 +1,73 @@
+"""``newsflow stack status``: what runs, as tables.
+
+In: the settings. Out, on the console: the services (endpoint, pid, state), the background
+workers, each stage's lag and the documents in the index. A service that failed its health
+check is not asked again: its client would retry for half a minute, logging a traceback per
+attempt, before giving up.
+"""
+
+from __future__ import annotations
+
+from rich.table import Column, Table
+
+from newsflow.cli.common import console, err
+from newsflow.config import Settings
+
+
+def print_status(settings: Settings) -> None:
+    from newsflow import stack
+    from newsflow.stack import processes
+    from newsflow.stack.paths import Paths
+
+    table = Table("service", Column("endpoint", no_wrap=True), "pid", "state", title="services")
+    services = stack.status(settings)
+    for s in services:
+        table.add_row(s.name, s.endpoint, str(s.pid or "-"), s.detail)
+    console.print(table)
+    # Below the table, whole: in a table cell a path is cut to the terminal's width.
+    logs = sorted({str(s.log.parent) for s in services})
+    console.print(f"service logs: {', '.join(logs)}/<service>.log", soft_wrap=True)
+    up = {s.name for s in services if s.healthy}
+    run_dir = Paths.of(settings).run
+    table = Table("worker", "pid", title="workers")
+    for name in processes.names(run_dir):
+        if name.startswith("worker-"):
+            table.add_row(name, str(processes.pid_of(name, run_dir) or "not running"))
+    console.print(table)
+    if "kafka" not in up:
+        err.print("kafka: down, stage lag not shown")
+    else:
+        _print_lag(settings)
+    if "elasticsearch" not in up:
+        err.print("elasticsearch: down, document count not shown")
+    else:
+        _print_documents(settings)
+
+
+def _print_lag(settings: Settings) -> None:
+    from kafka.errors import CoordinatorNotAvailableError
+
+    from workers.io import kafka_admin
+
+    try:
+        table = Table("stage", "input topic", "group", "end offset", "committed", "lag",
+                      title="stage lag")
+        for row in kafka_admin.lag(settings):
+            table.add_row(row.stage, row.topic, row.group, str(row.end_offset),
+                          str(row.committed), str(row.lag))
+        console.print(table)
+    except CoordinatorNotAvailableError:  # normal for some seconds after a first start
+        err.print("kafka: stage lag not known yet: the broker's group coordinator is still "
+                  "starting (ask again in a few seconds)")
+    except Exception as exc:  # status must still print what it can
+        err.print(f"kafka: unavailable ({type(exc).__name__}: {exc})", markup=False)
+
+
+def _print_documents(settings: Settings) -> None:
+    from workers.io import elastic
+
+    try:
+        console.print(f"documents in '{settings.es_alias}': "
+                      f"{elastic.count(elastic.client(settings), settings)}")
+    except Exception as exc:
+        err.print(f"elasticsearch: unavailable ({type(exc).__name__}: {exc})", markup=False)

@@ -1,0 +1,19 @@
+"""What the local stack runs, pinned: versions, checksums, Maven coordinates, the NER model.
+
+Kafka's and CoreNLP's versions are pinned in their poms (``stack/kafka/pom.xml``,
+``stack/corenlp/pom.xml``); Elasticsearch's zip and the Maven plugin that fetches everything
+are pinned here.
+"""
+
+from __future__ import annotations
+
+# Keep in step with the `elasticsearch` Python client (same major.minor: 9.5.x). Maven Central's
+# index file for this artifact stops at 8.19, but the 9.x zips are there under their paths.
+ES_VERSION = "9.5.3"
+ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
+# Maven Central publishes no checksum for the 9.x integ-test zips: this pin is the check.
+ES_SHA256 = "bec49f3b8d00e75c8d1cec85c35298635ec9fbd3ae80ef5aeb6bc05abdb3db2d"
+# Plugin pinned by full coordinates: otherwise Maven picks whatever its version defaults to.
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+# The entities stage's English NER model, inside the CoreNLP models jar (stack/corenlp/pom.xml).
+CORENLP_MODEL = "edu/stanford/nlp/models/ner/english.conll.4class.distsim.crf.ser.gz"

@@ -1,0 +1,64 @@
+"""How each service is run: its command line, environment and folder, from the settings and
+the loopback endpoint (nothing is started here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsflow.config import Settings
+from newsflow.stack import commands
+from newsflow.stack.endpoints import Endpoint
+from newsflow.stack.paths import Paths
+from newsflow.stack.pins import CORENLP_MODEL
+
+
+@pytest.fixture
+def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
+    monkeypatch.setattr(commands, "find_java_home", lambda service: Path("/jdk") / service)
+    return Paths(tmp_path, tmp_path)
+
+
+def test_kafka_listens_on_its_port_with_the_controller_on_the_next(paths: Paths) -> None:
+    (paths.kafka / "data").mkdir(parents=True)
+    (paths.kafka / "data" / "meta.properties").write_text("formatted")  # no format step
+    cmd = commands.kafka(Settings(kafka_heap="300m"), paths, Endpoint("127.0.0.1", 19092))
+    config = (paths.kafka / "server.properties").read_text()
+    assert "listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093" in config
+    assert f"log.dirs={paths.kafka / 'data'}" in config
+    assert cmd.argv[0] == "/jdk/kafka/bin/java"
+    assert "-Xmx300m" in cmd.argv
+    assert cmd.argv[-2:] == ["kafka.Kafka", str(paths.kafka / "server.properties")]
+    assert cmd.cwd == paths.kafka and cmd.env is None
+
+
+def test_elasticsearch_gets_its_own_config_folder_and_heap(
+    paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(commands, "as_es_user", lambda paths, java_home: [])
+    (paths.es_home / "config").mkdir(parents=True)
+    (paths.es_home / "config" / "jvm.options").write_text("-Xss1m\n")
+    cmd = commands.elasticsearch(Settings(es_heap="768m"), paths, Endpoint("127.0.0.1", 19200))
+    assert (paths.es_conf / "jvm.options").is_file()
+    assert "http.port: 19200" in (paths.es_conf / "elasticsearch.yml").read_text()
+    assert cmd.argv == [str(paths.es_home / "bin" / "elasticsearch")]
+    assert cmd.env is not None
+    assert cmd.env["ES_JAVA_HOME"] == "/jdk/elasticsearch"
+    assert cmd.env["ES_PATH_CONF"] == str(paths.es_conf)
+    assert cmd.env["ES_JAVA_OPTS"] == "-Xms768m -Xmx768m"
+    assert cmd.cwd == paths.es_logs  # jvm.options writes gc.log relative to it
+
+
+def test_corenlp_runs_our_ner_server_from_source(paths: Paths) -> None:
+    cmd = commands.corenlp(Settings(corenlp_heap="1g"), paths, Endpoint("127.0.0.1", 9000))
+    assert cmd.argv[:2] == ["/jdk/corenlp/bin/java", "-Xmx1g"]
+    assert cmd.argv[4].endswith("NerServer.java")
+    assert cmd.argv[5:] == ["127.0.0.1", "9000", CORENLP_MODEL, "4"]
+
+
+def test_prefect_keeps_its_database_in_the_stack_folder(paths: Paths) -> None:
+    cmd = commands.prefect(Settings(), paths, Endpoint("127.0.0.1", 4200))
+    assert cmd.argv[1:] == ["server", "start", "--host", "127.0.0.1", "--port", "4200"]
+    assert cmd.env is not None and cmd.env["PREFECT_HOME"] == str(paths.prefect)
+    assert cmd.env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"

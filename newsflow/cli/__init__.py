@@ -63,6 +63,15 @@ def main(
     corenlp_url: Annotated[str | None, _opt("corenlp_url", "CoreNLP server for English NER "
                                             "[default: http://127.0.0.1:9000]")] = None,
     log_level: Annotated[str | None, _opt("log_level", "Log level [default: INFO]")] = None,
+    topic_replication_factor: Annotated[int | None, _opt(
+        "topic_replication_factor", "Replicas of each topic created "
+        "[default: 0 = min(3, brokers)]", min=0)] = None,
+    topic_min_insync_replicas: Annotated[int | None, _opt(
+        "topic_min_insync_replicas", "Copies a write needs before it is acknowledged "
+        "[default: 0 = 2 when a topic has 2+ replicas, else 1]", min=0)] = None,
+    es_replicas: Annotated[int | None, _opt(
+        "es_replicas", "Replicas of the news index and the dedup state "
+        "[default: -1 = 1 on a cluster of 2+ nodes, else 0]", min=-1)] = None,
 ) -> None:
     """newsflow: news articles from Kafka, cleaned, deduplicated, enriched, searchable.
 
@@ -71,7 +80,10 @@ def main(
     """
     settings = load_settings(kafka_bootstrap=kafka_bootstrap, es_url=es_url,
                              prefect_api_url=prefect_api_url, corenlp_url=corenlp_url,
-                             log_level=log_level)
+                             log_level=log_level,
+                             topic_replication_factor=topic_replication_factor,
+                             topic_min_insync_replicas=topic_min_insync_replicas,
+                             es_replicas=es_replicas)
     configure_process(settings)
     ctx.obj = settings
 

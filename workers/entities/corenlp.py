@@ -1,14 +1,10 @@
-"""Stanford CoreNLP's CRF named-entity tagger as a spaCy pipeline component.
+"""Stanford CoreNLP's CRF name tagger as a spaCy pipeline component, over HTTP.
 
-Why: no English spaCy model above ``sm`` installs here (PyPI has none; spaCy's own models are
-on GitHub), and ``en_core_web_sm`` reads news at F1 0.69 on our held-out Reuters and BBC sets.
-CoreNLP's CoNLL-2003 model (``english.conll.4class.distsim``, Maven Central) reads them at
-0.81 and 0.89 by itself, and at about the same speed. It runs in a JVM, behind our small
-loopback server ``stack/corenlp/NerServer.java`` (``newsflow stack up`` starts it;
-``settings.corenlp_url``), which answers ``POST /ner`` with the names' spans; this component
-puts them into ``doc.ents`` so that everything after the model in :mod:`workers.entities` is
-unchanged. The server's offsets count UTF-16 code units (Java strings): they are mapped back
-to Python's code points.
+In: spaCy Docs. Out: the same Docs with ``doc.ents`` set to the names that our loopback server
+(``stack/corenlp/NerServer.java``, at ``settings.corenlp_url``; ``newsflow stack up`` starts it)
+finds with CoreNLP's CoNLL-2003 model, so every rule after the model reads them as it would
+spaCy's. The server counts offsets in UTF-16 code units (Java strings): they are mapped back to
+Python's code points. Why CoreNLP and not a bigger spaCy model: docs/stages/entities.md.
 
 A long text is sent in pieces of at most ``MAX_REQUEST_CHARS``, cut at a line break where there
 is one: the server holds a whole request's tokens at once, and refuses a text over 100,000

@@ -18,8 +18,7 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from flows import publish as pub
-from flows.backfill import backfill_flow
-from flows.backfill import Checkpoint
+from flows.backfill import Checkpoint, backfill_flow
 from newsflow.config import load_settings
 from schemas.articles import article_id
 from workers.io import elastic

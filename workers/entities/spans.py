@@ -1,8 +1,8 @@
-"""Span rules over the text alone: where a name's span starts, ends or is cut, and which spans
-the text itself settles (sports result lines, a wire dateline).
+"""Span rules over the text alone: where a name starts, ends or is cut, and spans read by rule.
 
 In: the (re-cased) text and character offsets. Out: narrower or split offsets, and the spans of
-teams and dateline places, read by rule rather than by the model. No model, no gazetteer: the
+sports teams in result lines and of a wire dateline's places, read by rule rather than by the
+model. No model, no gazetteer: the
 rules that need known names are :mod:`workers.entities.mentions`'.
 """
 

@@ -2,8 +2,8 @@
 
 In: the (re-cased) text and character offsets. Out: narrower or split offsets, and the spans of
 sports teams in result lines and of a wire dateline's places, read by rule rather than by the
-model. No model, no gazetteer: the
-rules that need known names are :mod:`workers.entities.mentions`'.
+model. No model, no gazetteer: the rules that need known names are in
+:mod:`workers.entities.mentions`.
 """
 
 from __future__ import annotations

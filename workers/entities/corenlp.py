@@ -85,7 +85,7 @@ def spans(answer: dict[str, Any], text: str) -> list[tuple[int, int, str]]:
 
 def model_name(model: str | None) -> str:
     """The name recorded as ``entities_model``: "corenlp-english.conll.4class.distsim" for
-    the model the server named (the local stack's, ``newsflow/stack/pins.py``, unless run otherwise)."""
+    the model the server named (the local stack's: newsflow/stack/pins.py)."""
     if model is None:  # the server has not answered yet
         return "corenlp"
     return "corenlp-" + model.rsplit("/", 1)[-1].removesuffix(".ser.gz").removesuffix(".crf")

@@ -29,7 +29,7 @@ from eval_entities import article, batched, bodies
 from procstat import cpu_seconds, service_pids
 
 from newsflow.config import Settings
-from workers.entities import build
+from workers.entities.stage import build
 from workers.stage import StageContext
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -52,8 +52,10 @@ from procstat import cpu_seconds, service_pids
 
 from newsflow.config import Settings
 from schemas.articles import DedupedArticle, EnrichedArticle
-from workers.corenlp import CoreNlpClient
-from workers.entities import LABEL_TYPES, EntitiesStage, build, load_ner
+from workers.entities.corenlp import CoreNlpClient
+from workers.entities.labels import LABEL_TYPES
+from workers.entities.models import load_ner
+from workers.entities.stage import EntitiesStage, build
 from workers.stage import Emit, StageContext
 
 ROOT = Path(__file__).resolve().parents[1]

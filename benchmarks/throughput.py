@@ -241,7 +241,7 @@ def _init(settings_data: dict[str, Any]) -> None:
         stage = spec.build(settings, StageContext(offline=True))
         _PROCESSORS.append(BatchProcessor(spec, stage, settings.max_message_bytes))
     gc.collect()
-    gc.freeze()  # as the workers do once set up (workers/runtime.py make_worker)
+    gc.freeze()  # as the workers do once set up (workers/runtime/worker.py make_worker)
 
 
 def _chain(lines: list[bytes]) -> tuple[list[bytes], dict[str, float]]:

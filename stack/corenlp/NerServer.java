@@ -1,5 +1,5 @@
 // A loopback HTTP server around Stanford CoreNLP's CRF named-entity tagger, for the entities
-// stage (workers/corenlp.py). Run as a single source file, nothing to build:
+// stage (workers/entities/corenlp.py). Run as a single source file, nothing to build:
 //
 //   java -cp '<stack_dir>/corenlp/libs/*' stack/corenlp/NerServer.java HOST PORT MODEL THREADS
 //

@@ -12,8 +12,8 @@ import pytest
 from newsflow.config import Settings
 from schemas.articles import DedupedArticle, EnrichedArticle
 from tests.seed import deduped_seed
-from workers.corenlp import COMPONENT, CoreNlpClient, CoreNlpError, CoreNlpNer
-from workers.entities import EntitiesStage, build
+from workers.entities.corenlp import COMPONENT, CoreNlpClient, CoreNlpError, CoreNlpNer
+from workers.entities.stage import EntitiesStage, build
 from workers.runtime.batch import BatchProcessor, Message
 from workers.stage import Emit, StageContext
 from workers.topology import STAGES
@@ -68,7 +68,7 @@ def test_seed_article(stage: EntitiesStage, base_settings: Settings) -> None:
 
 def test_in_a_memory_zone_the_seed_gets_the_same_entities_and_leaves_no_words(
         stage: EntitiesStage, base_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A long-running worker tags in spaCy memory zones after its warm-up (workers.entities):
+    """A long-running worker tags in spaCy memory zones after its warm-up (workers.entities.stage):
     CoreNLP's spans must come through them unchanged, and the zone's new words must go."""
     assert stage.nlp is not None
     seed = deduped_seed(ROOT / base_settings.shared_dir)

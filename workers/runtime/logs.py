@@ -65,5 +65,7 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("kafka", "elastic_transport", "httpx", "urllib3"):
+    # httpx logs every request at INFO (the CoreNLP client sends thousands a minute); httpcore
+    # its connections at DEBUG.
+    for noisy in ("kafka", "elastic_transport", "httpx", "httpcore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 import spacy
 
-from workers import corenlp
-from workers.corenlp import (
+from workers.entities import corenlp
+from workers.entities.corenlp import (
     MAX_REQUEST_CHARS,
     CoreNlpClient,
+    CoreNlpError,
     CoreNlpNer,
     model_name,
     pieces,
@@ -198,3 +199,34 @@ def test_a_kept_connection_the_server_has_closed_is_replaced_and_the_text_resent
     with pytest.raises(TransientError, match="unreachable"):
         client.spans(["Ada returned."])
     client.close()
+
+
+class _Refuses(http.server.BaseHTTPRequestHandler):
+    """Answers every request with the status its path names: /503/ner -> 503."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = b"no thanks"
+        self.send_response(int(self.path.split("/")[1]))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_overloaded_server_is_transient_and_a_refused_text_is_the_texts_fault() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refuses)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(TransientError, match="HTTP 503 no thanks"):
+            CoreNlpClient(f"{url}/503", concurrency=1).spans(["Ada spoke."])
+        with pytest.raises(CoreNlpError, match="CoreNLP refused a text: HTTP 400 no thanks"):
+            CoreNlpClient(f"{url}/400", concurrency=1).spans(["Ada spoke."])
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,14 +1,10 @@
-"""Stanford CoreNLP's CRF named-entity tagger as a spaCy pipeline component.
+"""Stanford CoreNLP's CRF name tagger as a spaCy pipeline component, over HTTP (httpx).
 
-Why: no English spaCy model above ``sm`` installs here (PyPI has none; spaCy's own models are
-on GitHub), and ``en_core_web_sm`` reads news at F1 0.69 on our held-out Reuters and BBC sets.
-CoreNLP's CoNLL-2003 model (``english.conll.4class.distsim``, Maven Central) reads them at
-0.81 and 0.89 by itself, and at about the same speed. It runs in a JVM, behind our small
-loopback server ``stack/corenlp/NerServer.java`` (``newsflow stack up`` starts it;
-``settings.corenlp_url``), which answers ``POST /ner`` with the names' spans; this component
-puts them into ``doc.ents`` so that everything after the model in :mod:`workers.entities` is
-unchanged. The server's offsets count UTF-16 code units (Java strings): they are mapped back
-to Python's code points.
+In: spaCy Docs. Out: the same Docs with ``doc.ents`` set to the names that our loopback server
+(``stack/corenlp/NerServer.java``, at ``settings.corenlp_url``; ``newsflow stack up`` starts it)
+finds with CoreNLP's CoNLL-2003 model, so every rule after the model reads them as it would
+spaCy's. The server counts offsets in UTF-16 code units (Java strings): they are mapped back to
+Python's code points. Why CoreNLP and not a bigger spaCy model: docs/stages/entities.md.
 
 A long text is sent in pieces of at most ``MAX_REQUEST_CHARS``, cut at a line break where there
 is one: the server holds a whole request's tokens at once, and refuses a text over 100,000
@@ -24,16 +20,15 @@ re-run then dead-letters only the article that causes it.
 
 from __future__ import annotations
 
-import http.client
 import json
-import queue
 import re
-import urllib.parse
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from typing import Any
 
+import httpx
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
@@ -51,7 +46,7 @@ LABELS: dict[str, str] = {
 }
 # Statuses that mean "the server is busy or going away", not "this text is bad".
 _RETRYABLE = {408, 429, 502, 503, 504}
-# A news article is rarely longer; the server tags a piece this long in about 0.3 s.
+# A news article is rarely longer (the server's limit is 100,000).
 MAX_REQUEST_CHARS = 20_000
 _HEADERS = {"Content-Type": "text/plain; charset=utf-8"}
 # Where to cut a piece, best first: a line break, then a sentence end, then any space.
@@ -67,8 +62,8 @@ def make_doc(nlp: Language, text: str) -> Doc:
 
 
 def text_of(doc: Doc) -> str:
-    """``doc.text``, without rebuilding it from a Token object per token: that was a tenth of
-    the entities stage's CPU (cProfile), for a text the stage had in hand."""
+    """``doc.text``, without rebuilding it from a Token object per token (costly, for a text
+    the stage had in hand; docs/stages/entities.md has the profile)."""
     text = doc.user_data.get(_TEXT)
     return text if isinstance(text, str) else doc.text
 
@@ -90,7 +85,7 @@ def spans(answer: dict[str, Any], text: str) -> list[tuple[int, int, str]]:
 
 def model_name(model: str | None) -> str:
     """The name recorded as ``entities_model``: "corenlp-english.conll.4class.distsim" for
-    the model the server named (``newsflow.stack.CORENLP_MODEL`` unless run otherwise)."""
+    the model the server named (the local stack's: newsflow/stack/pins.py)."""
     if model is None:  # the server has not answered yet
         return "corenlp"
     return "corenlp-" + model.rsplit("/", 1)[-1].removesuffix(".ser.gz").removesuffix(".crf")
@@ -126,7 +121,9 @@ def pieces(text: str, limit: int = MAX_REQUEST_CHARS) -> list[tuple[int, str]]:
 
 
 class CoreNlpClient:
-    """Annotates texts on a CoreNLP server, ``concurrency`` requests at a time."""
+    """Annotates texts on a CoreNLP server, ``concurrency`` requests at a time, on kept-alive
+    connections (an ``httpx.Client``'s pool: a new TCP connection per request was a large
+    share of the client's CPU; docs/stages/entities.md has the figure)."""
 
     def __init__(
         self,
@@ -137,24 +134,32 @@ class CoreNlpClient:
         max_chars: int = MAX_REQUEST_CHARS,
     ) -> None:
         self.url = url
-        parts = urllib.parse.urlsplit(url)
-        # Loopback, never through a proxy: so no proxy handling at all.
-        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
-        self._path = f"{parts.path.rstrip('/')}/ner"
-        self._idle: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
-        self.connections_made = 0  # for tests: requests share kept-alive connections
+        self._ner_url = f"{url.rstrip('/')}/ner"
         self.model: str | None = None  # the model the server says it ran, once it has answered
-        self.timeout = timeout
+        self.timeout = timeout  # of one request, read when it is sent
         self.concurrency = concurrency
         self.max_chars = max_chars  # of one request
+        self._connections = 0  # for tests: requests share kept-alive connections
+        self._lock = threading.Lock()
+        # Loopback, never through a proxy: trust_env=False ignores HTTP(S)_PROXY.
+        self._http = httpx.Client(
+            headers=_HEADERS,
+            trust_env=False,
+            limits=httpx.Limits(max_keepalive_connections=concurrency),
+        )
+
+    @property
+    def connections_made(self) -> int:
+        """TCP connections opened so far."""
+        return self._connections
 
     def annotate(self, text: str) -> dict[str, Any]:
         # A lone surrogate (no JSON parse lets one in, but a str may hold one) becomes "?": one
         # code unit either way, so offsets hold.
         body = text.encode("utf-8", "replace")
         try:
-            status, data = self._post(body)
-        except TimeoutError:
+            response = self._post(body)
+        except httpx.TimeoutException:
             if corenlp_ready(self.url):
                 # Up, and still no answer for this text: the text's fault, not an outage.
                 raise CoreNlpError(
@@ -162,52 +167,36 @@ class CoreNlpClient:
                     f"{self.timeout:g} s"
                 ) from None
             raise self._unreachable("no answer, and /ready does not answer either") from None
-        except (OSError, http.client.HTTPException) as error:
+        except httpx.TransportError as error:
             raise self._unreachable(str(error) or type(error).__name__) from None
+        status = response.status_code
         if status >= 300:
-            detail = data[:300].decode("utf-8", "replace").strip()
+            detail = response.content[:300].decode("utf-8", "replace").strip()
             if status in _RETRYABLE:
                 raise TransientError(f"CoreNLP at {self.url}: HTTP {status} {detail}")
             raise CoreNlpError(f"CoreNLP refused a text: HTTP {status} {detail}")
-        answer: dict[str, Any] = json.loads(data)
+        answer: dict[str, Any] = json.loads(response.content)
         self.model = answer.get("model", self.model)
         return answer
 
-    def _post(self, body: bytes) -> tuple[int, bytes]:
-        """POST ``body`` on a kept-alive connection: a new TCP connection per request was about
-        30% of the client threads' CPU (py-spy)."""
+    def _post(self, body: bytes) -> httpx.Response:
         try:
-            kept = self._idle.get_nowait()
-        except queue.Empty:
-            return self._exchange(self._connect(), body)
-        try:
-            return self._exchange(kept, body)
-        except (ConnectionError, http.client.HTTPException):
+            return self._send(body)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             # The server closes a connection left idle (the JDK's HTTP server: after 30-45 s);
-            # that shows here, before any answer. Tagging is idempotent: send it once more, on
-            # a new connection.
-            return self._exchange(self._connect(), body)
+            # the pool drops one it sees closed, but a close that crosses our request shows
+            # here, before any answer. Tagging is idempotent: send it once more (a server that
+            # is gone then fails to connect: an outage).
+            return self._send(body)
 
-    def _exchange(self, connection: http.client.HTTPConnection, body: bytes) -> tuple[int, bytes]:
-        connection.timeout = self.timeout  # it may have changed since the connection was made
-        if connection.sock is not None:
-            connection.sock.settimeout(self.timeout)
-        try:
-            connection.request("POST", self._path, body, _HEADERS)
-            response = connection.getresponse()
-            data = response.read()
-        except BaseException:
-            connection.close()  # after a timeout, the late answer would come on this socket
-            raise
-        if response.will_close:
-            connection.close()
-        else:
-            self._idle.put(connection)
-        return response.status, data
+    def _send(self, body: bytes) -> httpx.Response:
+        return self._http.post(self._ner_url, content=body, timeout=self.timeout,
+                               extensions={"trace": self._trace})
 
-    def _connect(self) -> http.client.HTTPConnection:
-        self.connections_made += 1
-        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.started":
+            with self._lock:
+                self._connections += 1
 
     def _unreachable(self, reason: str) -> TransientError:
         return TransientError(
@@ -216,11 +205,8 @@ class CoreNlpClient:
         )
 
     def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+        """Close the kept-alive connections; the client is not used after this."""
+        self._http.close()
 
     def spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
         # Every piece of every text in one pool: a long article does not hold up the batch.

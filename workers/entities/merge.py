@@ -125,7 +125,9 @@ def add_unlabelled_repeats(text: str, entities: list[Entity]) -> list[Entity]:
                 owner[form] = None if owner.get(form, i) != i else i
     taken = sorted((m.start, m.end) for e in entities for m in e.mentions)
     added: dict[int, list[Mention]] = {}
-    for form, who in owner.items():
+    # Longest form first, then alphabetically: "Vanity Fair" claims its place before "Fair",
+    # and the result never depends on the order of a set (it did, with the hash seed).
+    for form, who in sorted(owner.items(), key=lambda item: (-len(item[0]), item[0])):
         if who is None or "\n" in form:
             continue
         for start in whole_word_repeats(text, form):

@@ -72,6 +72,17 @@ def test_unlabelled_repeats_are_added() -> None:
     assert [e.count for e in out] == [2, 2, 1]
 
 
+def test_a_longer_repeat_claims_its_place_before_a_shorter_one_whatever_the_hash_seed() -> None:
+    # "Vanity Fair" (a title) and "Fair" (a person's surname) both repeat at one place; the
+    # longer name wins, every time (the order was a set's, so it changed with PYTHONHASHSEED).
+    text = "Vanity Fair hired Tom Fair. Later, Vanity Fair grew."
+    magazine = entity("Vanity Fair", "organization", 0)
+    person = entity("Tom Fair", "person", 18)
+    out = add_unlabelled_repeats(text, [person, magazine])  # the person first: "Fair" first
+    found = {e.name: [text[m.start : m.end] for m in e.mentions] for e in out}
+    assert found == {"Tom Fair": ["Tom Fair"], "Vanity Fair": ["Vanity Fair", "Vanity Fair"]}
+
+
 @pytest.mark.parametrize("form", ["Arteta", "Maersk", "Saint-Germain", "Ré", "U.S."])
 def test_whole_word_repeats_match_what_a_regex_finds(form: str) -> None:
     text = (

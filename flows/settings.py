@@ -15,6 +15,9 @@ class FlowSettings(WorkerSettings):
                             "backfill checkpoints")
     shared_dir: Path = Field(Path("../shared"), description="shared data (the seed article's "
                              "text)")
+    prefect_run_retention_days: int = Field(
+        14, ge=1, description="the local Prefect server deletes flow runs that ended longer "
+        "ago than this (its db_vacuum service)")
     rollover_schedule: str = Field(
         "0 2 * * *", description="cron (UTC) of the deployed rollover flow: a new index "
         "generation when the write index is 30 days old, 10 GB per shard or 10M documents")

@@ -166,6 +166,11 @@ def prefect(settings: Settings, paths: Paths, ep: Endpoint) -> Command:
         **os.environ,
         "PREFECT_HOME": str(paths.prefect),  # its SQLite database and UI build go here
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # no calls home (and no internet anyway)
+        # Flow-run history does not grow for ever: Prefect's own vacuum service deletes runs
+        # that ended more than the retention ago (and old events, as by default).
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(
+            settings.prefect_run_retention_days * 86_400),
     }
     argv = [str(prefect_bin()), "server", "start", "--host", ep.host, "--port", str(ep.port)]
     return Command(argv, cwd=paths.prefect, env=env)

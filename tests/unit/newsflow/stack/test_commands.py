@@ -62,3 +62,19 @@ def test_prefect_keeps_its_database_in_the_stack_folder(paths: Paths) -> None:
     assert cmd.argv[1:] == ["server", "start", "--host", "127.0.0.1", "--port", "4200"]
     assert cmd.env is not None and cmd.env["PREFECT_HOME"] == str(paths.prefect)
     assert cmd.env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+
+
+def test_prefect_deletes_old_flow_runs(paths: Paths) -> None:
+    cmd = commands.prefect(Settings(prefect_run_retention_days=3), paths,
+                           Endpoint("127.0.0.1", 4200))
+    assert cmd.env is not None
+    assert cmd.env["PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED"] == "events,flow_runs"
+    assert cmd.env["PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD"] == str(3 * 86_400)
+    # What Prefect makes of them (its own settings model, as the server reads them).
+    from prefect.settings.models.server.services import ServerServicesDBVacuumSettings
+
+    vacuum = ServerServicesDBVacuumSettings(
+        enabled=cmd.env["PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED"],
+        retention_period=cmd.env["PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD"])
+    assert vacuum.enabled_vacuum_types == {"events", "flow_runs", "orphans"}
+    assert vacuum.retention_period.days == 3

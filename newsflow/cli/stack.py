@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from newsflow.cli.common import console, fail, settings_of
-from newsflow.cli.status import print_status
+from newsflow.cli.status import print_status, print_status_json
 from newsflow.cli.workers import start_workers, stop_workers
 from newsflow.config import Settings
 
@@ -70,9 +70,17 @@ def clean(ctx: typer.Context) -> None:
 
 
 @app.command("status")
-def status(ctx: typer.Context) -> None:
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help='for scripts: {"services": [{name, host, pid, endpoint, state}], '
+        '"workers": [{stage, host, pid}]}')] = False,
+) -> None:
     """What runs: services, workers, each stage's lag, documents in the index."""
-    print_status(settings_of(ctx))
+    if as_json:
+        print_status_json(settings_of(ctx))
+    else:
+        print_status(settings_of(ctx))
 
 
 @app.command("init")

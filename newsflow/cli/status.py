@@ -8,10 +8,40 @@ attempt, before giving up.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from rich.table import Column, Table
 
 from newsflow.cli.common import console, err
 from newsflow.config import Settings
+
+# The names `stack status --json` gives the services (the same on every host of a cluster).
+JSON_NAMES = {"kafka": "kafka", "elasticsearch": "elasticsearch", "prefect": "prefect-server",
+              "corenlp": "corenlp"}
+
+
+def status_json(settings: Settings) -> dict[str, Any]:
+    """What runs, for scripts: ``{"services": [{name, host, pid, endpoint, state}],
+    "workers": [{stage, host, pid}]}``. The local stack is one host, host 1."""
+    from newsflow import stack
+    from newsflow.stack import processes
+    from newsflow.stack.paths import Paths
+
+    services = [{"name": JSON_NAMES.get(s.name, s.name), "host": 1, "pid": s.pid,
+                 "endpoint": s.endpoint, "state": "up" if s.healthy else "down"}
+                for s in stack.status(settings)]
+    run_dir = Paths.of(settings).run
+    workers = []
+    for name in processes.names(run_dir):
+        if name.startswith("worker-"):  # worker-<stage>-<n>
+            stage = name.removeprefix("worker-").rsplit("-", 1)[0]
+            workers.append({"stage": stage, "host": 1, "pid": processes.pid_of(name, run_dir)})
+    return {"services": services, "workers": workers}
+
+
+def print_status_json(settings: Settings) -> None:
+    console.print_json(json.dumps(status_json(settings)))
 
 
 def print_status(settings: Settings) -> None:

@@ -73,3 +73,33 @@ def test_status_right_after_a_first_start_says_the_lag_is_not_known_yet(
     assert "stage lag not known yet: the broker's group coordinator is still starting" in (
         result.output)
     assert "unavailable" not in result.output
+
+
+def test_status_json_names_every_service_and_the_background_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import sys
+
+    from newsflow.stack import processes
+
+    stack_dir = tmp_path / "stack"
+    monkeypatch.setenv("NEWSFLOW_STACK_DIR", str(stack_dir))
+    for var, value in (("KAFKA_BOOTSTRAP", "127.0.0.1:1"), ("ES_URL", "http://127.0.0.1:1"),
+                       ("PREFECT_API_URL", "http://127.0.0.1:1/api"),
+                       ("CORENLP_URL", "http://127.0.0.1:1")):
+        monkeypatch.setenv(f"NEWSFLOW_{var}", value)
+    run_dir = stack_dir / "run"
+    pid = processes.start("worker-entities-0", [sys.executable, "-c", "import time; "
+                          "time.sleep(30)"], run_dir=run_dir, log_path=tmp_path / "w.log")
+    try:
+        result = CliRunner().invoke(cli.app, ["stack", "status", "--json"])
+    finally:
+        processes.stop("worker-entities-0", run_dir)
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert [(s["name"], s["host"], s["state"]) for s in status["services"]] == [
+        ("kafka", 1, "down"), ("elasticsearch", 1, "down"), ("prefect-server", 1, "down"),
+        ("corenlp", 1, "down")]
+    assert status["services"][0]["endpoint"] == "127.0.0.1:1"
+    assert status["workers"] == [{"stage": "entities", "host": 1, "pid": pid}]

@@ -91,6 +91,7 @@ class OutcomeWatch:
             self.consumer.seek(tp, self.starts[tp])
         self.skipped: set[str] = set()
         self.dead: set[str] = set()
+        self.indexed: set[str] = set()
         self.es = elastic.client(settings)
 
     def close(self) -> None:
@@ -136,8 +137,10 @@ class OutcomeWatch:
         """One look: the outcome of each identity so far."""
         wanted = set(identities)
         self._read_outcome_topics()
-        indexed = self._indexed(sorted(i for i in wanted if not i.startswith("raw:")))
-        return best_outcomes(wanted, indexed, self.skipped, self.dead)
+        # Once indexed since the watch began, always so: ask the index only about the rest.
+        ask = sorted(i for i in wanted - self.indexed if not i.startswith("raw:"))
+        self.indexed |= self._indexed(ask)
+        return best_outcomes(wanted, self.indexed & wanted, self.skipped, self.dead)
 
     def wait(self, identities: Iterable[str], timeout: float,
              progress: Progress | None = None) -> WaitReport:

@@ -34,7 +34,7 @@ def test_the_best_outcome_wins_and_the_rest_are_missing() -> None:
 def _watch(skipped: set[str], dead: set[str], indexed: set[str]) -> tuple[OutcomeWatch, list]:
     """A watch whose topics and index are the sets given (no clients are made)."""
     watch = OutcomeWatch.__new__(OutcomeWatch)
-    watch.skipped, watch.dead = skipped, dead
+    watch.skipped, watch.dead, watch.indexed = skipped, dead, set()
     asked: list[list[str]] = []
 
     def look_up(ids: list[str]) -> set[str]:
@@ -52,6 +52,8 @@ def test_check_looks_up_only_article_ids_in_the_index() -> None:
     assert asked == [["a", "b", "c"]]  # raw:<p>/<o> has no document to look for
     assert (report.indexed, report.skipped, report.dead) == ({"a", "b"}, set(), {"raw:0/4"})
     assert report.missing == ["c"]
+    watch.check(["a", "b", "raw:0/4", "c"])
+    assert asked[1] == ["c"]  # found indexed once, not asked about again
 
 
 class FakeClock:

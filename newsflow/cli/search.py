@@ -1,5 +1,5 @@
 """``newsflow search``: faceted full-text search from the command line, as a table or JSON
-(the query and its rendering are :mod:`newsflow.search`'s)."""
+(the query is :mod:`newsflow.search`'s, the table :mod:`newsflow.cli.search_view`'s)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def search(
 ) -> None:
     """Faceted full-text search: hits with highlighted snippets; top values of each facet and
     a timeline. The Python API is newsflow.search.search."""
-    from newsflow.search import Filters, print_result
+    from newsflow.cli.search_view import print_result
+    from newsflow.search import Filters
     from newsflow.search import search as run_search
     from workers.io import elastic
 

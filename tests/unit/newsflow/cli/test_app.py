@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner
@@ -18,14 +17,6 @@ COMMANDS = ["worker", "publish", "search", "rollover", "audit", "deploy", "backf
 SUBCOMMANDS = {"stack": ["up", "down", "clean", "status", "init"], "workers": ["start", "stop"],
                "dlq": ["list", "replay"]}
 
-
-@pytest.fixture(autouse=True)
-def _keep_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def test_help_lists_every_command_in_order() -> None:

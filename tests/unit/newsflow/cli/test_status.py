@@ -4,8 +4,6 @@ a minute, logging a traceback per attempt)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +16,6 @@ from workers.io import elastic, kafka_admin
 def _must_not_be_called(*_args: object, **_kwargs: object) -> None:
     raise AssertionError("status asked a service that had just failed its health check")
 
-
-@pytest.fixture(autouse=True)
-def _keep_logging() -> Iterator[None]:
-    # The CLI's callback sets up logging onto the runner's stderr, closed once it returns.
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def test_status_of_a_stopped_stack_does_not_ask_the_services_again(

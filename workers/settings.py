@@ -28,7 +28,8 @@ class WorkerSettings(BaseSettings):
 
     # --- endpoints -------------------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
-    es_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL")
+    es_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL; several "
+                        "nodes of one cluster comma-separated (the client fails over)")
 
     # --- names (tests give each run its own prefix so runs never see each other's data) -----
     topic_prefix: str = Field("news", description="prefix of every topic: <prefix>.raw, ...")
@@ -128,6 +129,11 @@ class WorkerSettings(BaseSettings):
     def group(self, stage: str) -> str:
         """Consumer group of a stage; replicas of a stage share it."""
         return f"{self.group_prefix}-{stage}"
+
+    @property
+    def es_hosts(self) -> list[str]:
+        """The Elasticsearch node URLs of ``es_url`` (comma-separated)."""
+        return [u.strip() for u in self.es_url.split(",") if u.strip()]
 
     @property
     def dedup_index(self) -> str:

@@ -51,6 +51,16 @@ def configure_process(settings: Settings) -> None:
         os.environ.setdefault("PREFECT_API_URL", settings.prefect_api_url)
 
 
+def local_cluster(settings: Settings) -> Settings:
+    """After ``stack up --nodes N``, every command talks to all N brokers and Elasticsearch
+    nodes (unless given endpoints of its own)."""
+    if {"kafka_bootstrap", "es_url"} & settings.model_fields_set:
+        return settings
+    from newsflow.stack.cluster import recorded_nodes, widen
+
+    return widen(settings, recorded_nodes(settings))
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -84,6 +94,7 @@ def main(
                              topic_replication_factor=topic_replication_factor,
                              topic_min_insync_replicas=topic_min_insync_replicas,
                              es_replicas=es_replicas)
+    settings = local_cluster(settings)
     configure_process(settings)
     ctx.obj = settings
 

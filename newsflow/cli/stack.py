@@ -27,22 +27,42 @@ def init(settings: Settings) -> None:
 @app.command("up")
 def up(
     ctx: typer.Context,
-    workers: Annotated[bool, typer.Option(help="also start one worker per stage")] = True,
+    workers: Annotated[bool, typer.Option(help="also start the stage workers")] = True,
+    nodes: Annotated[int | None, typer.Option(
+        min=1, max=5, help="hosts side by side: each its own Kafka broker (one KRaft quorum), "
+        "Elasticsearch node (one cluster), CoreNLP and Prefect worker; one Prefect server. "
+        "[default: as last started, else 1]")] = None,
+    replicas: Annotated[int, typer.Option(
+        min=1, help="on several hosts: flow runs per stage, spread over the hosts")] = 1,
 ) -> None:
-    """Fetch (first time) and start the local services, create topics and index, start workers."""
+    """Fetch (first time) and start the local services, create topics and index, start workers.
+
+    One host (the default): the stage workers are background processes. Several (--nodes 3):
+    every host gets a Prefect worker, and the stage workers are flow runs of the work pool,
+    spread over the hosts and kept at --replicas each by the supervisor.
+    """
     from newsflow import stack
+    from newsflow.stack import prefect_workers
 
     settings = settings_of(ctx)
     try:
         with console.status(
             "starting Kafka, Elasticsearch, Prefect and CoreNLP (first time: downloads)"
         ):
-            stack.up(settings)
+            stack.up(settings, nodes=nodes, timeout=300 if (nodes or 1) > 1 else 180)
+        hosts = stack.recorded_nodes(settings)
+        settings = stack.widen(settings, hosts)
         init(settings)
+        if hosts > 1:
+            prefect_workers.start(settings, hosts)
     except stack.StackError as exc:
         raise fail(str(exc)) from exc
-    if workers:
-        start_workers(settings, replicas=1)
+    if workers and hosts > 1:
+        from newsflow.cli.pipeline import deploy_to_pool
+
+        deploy_to_pool(settings, replicas)
+    elif workers:
+        start_workers(settings, replicas=replicas)
     print_status(settings)
 
 
@@ -50,9 +70,12 @@ def up(
 def down(ctx: typer.Context) -> None:
     """Stop the workers, then the services. Data stays in the stack folder."""
     from newsflow import stack
+    from newsflow.stack import prefect_workers
 
     settings = settings_of(ctx)
     stop_workers(settings)
+    for name in prefect_workers.stop(settings):
+        console.print(f"stopped {name} and its flow runs")
     stack.down(settings)
     console.print("stack stopped")
 
@@ -62,9 +85,11 @@ def clean(ctx: typer.Context) -> None:
     """Stop everything, then delete the stack folder: downloads, data and logs (and the
     Elasticsearch folder under /var/tmp, when a private checkout put it there)."""
     from newsflow import stack
+    from newsflow.stack import prefect_workers
 
     settings = settings_of(ctx)
     stop_workers(settings)
+    prefect_workers.stop(settings)
     for folder in stack.remove(settings):
         console.print(f"removed {folder}")
 
@@ -89,3 +114,19 @@ def init_command(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     init(settings)
     console.print(f"topics {settings.topic_prefix}.* and alias '{settings.es_alias}' ready")
+
+
+@app.command("kill-host")
+def kill_host(
+    ctx: typer.Context,
+    host: Annotated[int, typer.Argument(min=1, help="the host of `stack up --nodes N` to lose")],
+) -> None:
+    """Lose a whole host of the local cluster at once: SIGKILL its broker, Elasticsearch node,
+    CoreNLP, Prefect worker and flow runs. `newsflow stack up` brings it back."""
+    from newsflow import stack
+    from newsflow.stack import hosts
+
+    settings = settings_of(ctx)
+    if host > (nodes := stack.recorded_nodes(settings)):
+        raise fail(f"the local stack has {nodes} host(s): there is no host {host}")
+    console.print(f"host {host}: killed {len(hosts.kill(settings, host))} processes")

@@ -28,10 +28,13 @@ def status_json(settings: Settings) -> dict[str, Any]:
     from newsflow.stack import processes
     from newsflow.stack.paths import Paths
 
-    services = [{"name": JSON_NAMES.get(s.name, s.name), "host": 1, "pid": s.pid,
+    services = [{"name": JSON_NAMES.get(s.service, s.service), "host": s.host, "pid": s.pid,
                  "endpoint": s.endpoint, "state": "up" if s.healthy else "down"}
                 for s in stack.status(settings)]
     run_dir = Paths.of(settings).run
+    for w in stack.prefect_worker_status(settings):
+        services.append({"name": "prefect-worker", "host": w.host, "pid": w.pid,
+                         "endpoint": w.endpoint, "state": "up" if w.healthy else "down"})
     workers = []
     for name in processes.names(run_dir):
         if name.startswith("worker-"):  # worker-<stage>-<n>
@@ -50,14 +53,14 @@ def print_status(settings: Settings) -> None:
     from newsflow.stack.paths import Paths
 
     table = Table("service", Column("endpoint", no_wrap=True), "pid", "state", title="services")
-    services = stack.status(settings)
+    services = stack.status(settings) + stack.prefect_worker_status(settings)
     for s in services:
         table.add_row(s.name, s.endpoint, str(s.pid or "-"), s.detail)
     console.print(table)
     # Below the table, whole: in a table cell a path is cut to the terminal's width.
     logs = sorted({str(s.log.parent) for s in services})
     console.print(f"service logs: {', '.join(logs)}/<service>.log", soft_wrap=True)
-    up = {s.name for s in services if s.healthy}
+    up = {s.service for s in services if s.healthy}
     run_dir = Paths.of(settings).run
     table = Table("worker", "pid", title="workers")
     for name in processes.names(run_dir):

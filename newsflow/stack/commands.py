@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from newsflow.config import Settings
 from newsflow.stack.artifacts import prefect_bin
+from newsflow.stack.cluster import Instance
 from newsflow.stack.endpoints import Endpoint
 from newsflow.stack.errors import StackError
 from newsflow.stack.java import find_java_home
@@ -52,29 +52,47 @@ def render(template: Path, dest: Path, **values: object) -> None:
     dest.write_text(Template(template.read_text()).substitute(values))
 
 
-def kafka(settings: Settings, paths: Paths, ep: Endpoint) -> Command:
+def _quorum(inst: Instance, ep: Endpoint) -> dict[str, object]:
+    """The template values that differ between one broker and a cluster of brokers."""
+    if len(inst.peers) == 1:
+        return {"node_id": 1,
+                "quorum": f"controller.quorum.bootstrap.servers={ep.url_host}:{ep.port + 1}",
+                "internal_rf": 1, "internal_min_isr": 1}
+    # A static quorum: every broker is also a voter, each known by id and controller port.
+    voters = ",".join(f"{h.n}@{h.kafka.url_host}:{h.controller_port}" for h in inst.peers)
+    rf = min(3, len(inst.peers))
+    return {"node_id": inst.host.n, "quorum": f"controller.quorum.voters={voters}",
+            "internal_rf": rf, "internal_min_isr": min(2, rf)}
+
+
+def kafka(inst: Instance, ep: Endpoint) -> Command:
+    settings, paths = inst.settings, inst.paths
     java = find_java_home("kafka") / "bin" / "java"
-    config = paths.kafka / "server.properties"
-    data = paths.kafka / "data"
+    config = paths.kafka_node / "server.properties"
+    data = paths.kafka_node / "data"
     # The controller listener takes the next port (9093 for 9092): one setting to change.
     render(STACK_FILES / "kafka" / "server.properties", config, host=ep.url_host, port=ep.port,
-           controller_port=ep.port + 1, log_dirs=data)
+           controller_port=ep.port + 1, log_dirs=data, **_quorum(inst, ep))
     classpath = ["-cp", str(paths.kafka / "libs" / "*")]  # the JVM expands the "*" itself
     log4j = f"-Dlog4j2.configurationFile={STACK_FILES / 'kafka' / 'log4j2.properties'}"
 
     # KRaft storage must be formatted once, with a cluster id, before the first start.
     # Formatting again would wipe the metadata log: meta.properties says it was done.
     if not (data / "meta.properties").is_file():
-        id_file = paths.kafka / "cluster.id"
-        if not id_file.is_file():  # Kafka's Uuid format: 16 random bytes, base64url, no padding
+        id_file = paths.kafka_cluster_id
+        if not id_file.is_file():
+            # Kafka's Uuid format: 16 random bytes, base64url, no padding.
+            id_file.parent.mkdir(parents=True, exist_ok=True)
             id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
         cluster_id = id_file.read_text().strip()
         log.info("kafka: formatting storage in %s (cluster id %s)", data, cluster_id)
+        # One broker: a standalone (dynamic) quorum; a cluster: the static voters of the config.
+        standalone = ["--standalone"] if len(inst.peers) == 1 else []
         cmd = [str(java), "-Xmx256m", log4j, *classpath, "kafka.tools.StorageTool", "format",
-               "--standalone", "-t", cluster_id, "-c", str(config)]
+               *standalone, "-t", cluster_id, "-c", str(config)]
         fmt = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         paths.logs.mkdir(parents=True, exist_ok=True)
-        with open(paths.log("kafka"), "a") as out:
+        with open(paths.log(inst.name), "a") as out:
             out.write(fmt.stdout + fmt.stderr)
         if fmt.returncode != 0:
             tail = "\n".join((fmt.stdout + fmt.stderr).strip().splitlines()[-15:])
@@ -95,7 +113,7 @@ def kafka(settings: Settings, paths: Paths, ep: Endpoint) -> Command:
         "kafka.Kafka",
         str(config),
     ]
-    return Command(argv, cwd=paths.kafka)
+    return Command(argv, cwd=paths.kafka_node)
 
 
 def _chown_tree(path: Path, uid: int) -> None:
@@ -121,12 +139,12 @@ def as_es_user(paths: Paths, java_home: Path) -> list[str]:
         raise StackError(
             "elasticsearch: running as root needs `setpriv`: apt-get install util-linux"
         )
-    for folder in (paths.es_conf, paths.es / "data", paths.es / "tmp", paths.es_logs):
+    for folder in (paths.es_conf, paths.es_node / "data", paths.es_node / "tmp", paths.es_logs):
         _chown_tree(folder, ES_UID)
     prefix = [setpriv, f"--reuid={ES_UID}", f"--regid={ES_UID}", "--clear-groups"]
     # uid 65534 must be able to walk down to stack_dir; not so if it is under /root, say.
     probe = ["test", "-r", str(paths.es_home / "bin" / "elasticsearch"),
-             "-a", "-w", str(paths.es / "data"), "-a", "-x", str(java_home / "bin" / "java")]
+             "-a", "-w", str(paths.es_node / "data"), "-a", "-x", str(java_home / "bin" / "java")]
     if subprocess.run(prefix + probe, check=False).returncode != 0:
         raise StackError(
             f"elasticsearch runs as uid {ES_UID} (it refuses root), which cannot reach "
@@ -137,22 +155,38 @@ def as_es_user(paths: Paths, java_home: Path) -> list[str]:
     return prefix
 
 
-def elasticsearch(settings: Settings, paths: Paths, ep: Endpoint) -> Command:
+def _discovery(inst: Instance, ep: Endpoint) -> str:
+    """elasticsearch.yml's lines on finding the other nodes: none for one node."""
+    if len(inst.peers) == 1:
+        return "discovery.type: single-node"
+    seeds = ", ".join(f'"{h.es.url_host}:{h.transport_port}"' for h in inst.peers)
+    masters = ", ".join(f'"newsflow-{h.n}"' for h in inst.peers)
+    return "\n".join([
+        f"transport.port: {inst.host.transport_port}",
+        f"discovery.seed_hosts: [{seeds}]",
+        # Only read when the cluster forms for the first time; every node is master-eligible.
+        f"cluster.initial_master_nodes: [{masters}]",
+    ])
+
+
+def elasticsearch(inst: Instance, ep: Endpoint) -> Command:
+    settings, paths = inst.settings, inst.paths
     java_home = find_java_home("elasticsearch")
     # Our own ES_PATH_CONF outside the distribution (ES writes its keystore there): the
     # distribution's files (jvm.options, log4j2.properties, ...) refreshed on every start so they
     # follow an ES_VERSION bump, then elasticsearch.yml rendered from our template.
     shutil.copytree(paths.es_home / "config", paths.es_conf, dirs_exist_ok=True)
-    for folder in (paths.es / "data", paths.es / "tmp", paths.es_logs):
+    for folder in (paths.es_node / "data", paths.es_node / "tmp", paths.es_logs):
         folder.mkdir(parents=True, exist_ok=True)
     render(STACK_FILES / "elasticsearch" / "elasticsearch.yml",
            paths.es_conf / "elasticsearch.yml", host=ep.host, port=ep.port,
-           data=paths.es / "data", logs=paths.es_logs)
+           node_name=f"newsflow-{inst.host.n}", discovery=_discovery(inst, ep),
+           data=paths.es_node / "data", logs=paths.es_logs)
     env = {
         **os.environ,
         "ES_JAVA_HOME": str(java_home),  # the zip has no bundled JDK
         "ES_PATH_CONF": str(paths.es_conf),
-        "ES_TMPDIR": str(paths.es / "tmp"),
+        "ES_TMPDIR": str(paths.es_node / "tmp"),
         "ES_JAVA_OPTS": f"-Xms{settings.es_heap} -Xmx{settings.es_heap}",
     }
     argv = [*as_es_user(paths, java_home), str(paths.es_home / "bin" / "elasticsearch")]
@@ -160,7 +194,8 @@ def elasticsearch(settings: Settings, paths: Paths, ep: Endpoint) -> Command:
     return Command(argv, cwd=paths.es_logs, env=env)
 
 
-def prefect(settings: Settings, paths: Paths, ep: Endpoint) -> Command:
+def prefect(inst: Instance, ep: Endpoint) -> Command:
+    settings, paths = inst.settings, inst.paths
     paths.prefect.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -176,7 +211,8 @@ def prefect(settings: Settings, paths: Paths, ep: Endpoint) -> Command:
     return Command(argv, cwd=paths.prefect, env=env)
 
 
-def corenlp(settings: Settings, paths: Paths, ep: Endpoint) -> Command:
+def corenlp(inst: Instance, ep: Endpoint) -> Command:
+    settings, paths = inst.settings, inst.paths
     java = find_java_home("corenlp") / "bin" / "java"
     argv = [
         str(java),

@@ -1,6 +1,7 @@
 """Bring the local stack up, take it down, remove it, and say what runs.
 
-In: the settings and, for :func:`up`/:func:`down`, which services (default: all). Out: services
+In: the settings, the number of hosts (default: what the last ``up`` recorded, else one) and,
+for :func:`up`/:func:`down`, which services (default: all). Out: every instance of the services
 started and healthy, stopped, deleted, or one :class:`ServiceStatus` each. A service already
 answering at its endpoint is used as it is, whoever started it; only processes newsflow started
 (pid files in ``<stack_dir>/run``) are ever stopped.
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsflow.config import Settings
-from newsflow.stack import processes
+from newsflow.stack import cluster, processes
+from newsflow.stack.cluster import Instance
 from newsflow.stack.endpoints import port_in_use
 from newsflow.stack.errors import StackError
 from newsflow.stack.paths import STACK_FILES, Paths
@@ -38,7 +40,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ServiceStatus:
-    name: str
+    name: str  # the process: "kafka" on one host, "kafka-2" on a cluster
+    service: str  # kafka | elasticsearch | prefect | corenlp
+    host: int
     endpoint: str
     pid: int | None  # None: not started by newsflow (or not running)
     healthy: bool
@@ -60,76 +64,102 @@ def ensure_artifacts(settings: Settings, services: Sequence[str] = SERVICES) -> 
         TABLE[service].fetch(paths)
 
 
-def up(settings: Settings, services: Sequence[str] = SERVICES, timeout: float = 180) -> None:
-    """Start the services that are not already up, and wait until all of them are healthy.
+def _nodes(settings: Settings, nodes: int | None) -> int:
+    return cluster.recorded_nodes(settings) if nodes is None else nodes
+
+
+def _instances(settings: Settings, nodes: int, services: Sequence[str]) -> list[Instance]:
+    return cluster.instances(settings, nodes, tuple(check(services)))
+
+
+def _healthy(inst: Instance) -> bool:
+    return healthy(inst.settings, inst.service)
+
+
+def up(settings: Settings, services: Sequence[str] = SERVICES, timeout: float = 180,
+       nodes: int | None = None) -> None:
+    """Start the services (on every host) that are not already up, and wait until all of them
+    are healthy.
 
     A service already answering at its endpoint is left alone, whoever started it. The processes
-    are all launched first and waited for together, so Kafka and Elasticsearch boot concurrently.
-    Raises :class:`StackError` when one exits or is not healthy within ``timeout`` seconds
-    (counted after the downloads, which :func:`ensure_artifacts` does first).
+    are all launched first and waited for together, so Kafka and Elasticsearch boot concurrently
+    (and a cluster's nodes find each other). Raises :class:`StackError` when one exits or is not
+    healthy within ``timeout`` seconds (counted after the downloads, which
+    :func:`ensure_artifacts` does first), or when the stack runs with another number of hosts.
     """
-    wanted = check(services)
-    for service in wanted:  # before any download or process: refuse a non-loopback endpoint
-        bind_host(settings, service)
-    ensure_artifacts(settings, wanted)
-    paths = Paths.of(settings)
+    nodes = _nodes(settings, nodes)
+    running = cluster.recorded_nodes(settings)
+    if running != nodes and any(
+            processes.pid_of(i.name, Paths.of(settings).run)
+            for i in _instances(settings, running, services)):
+        raise StackError(f"the local stack runs with {running} host(s), not {nodes}: "
+                         "`newsflow stack down` first")
+    instances = _instances(settings, nodes, services)
+    for inst in instances:  # before any download or process: refuse a non-loopback endpoint
+        bind_host(inst.settings, inst.service)
+    ensure_artifacts(settings, check(services))
+    cluster.record(settings, nodes)
+    run_dir = Paths.of(settings).run
     started = time.monotonic()
-    waiting: list[str] = []
-    for service in sorted(wanted, key=START_ORDER.index):
-        if healthy(settings, service):
-            log.info("%s: already up at %s", service, display(settings, service))
+    waiting: list[Instance] = []
+    for inst in sorted(instances, key=lambda i: (START_ORDER.index(i.service), i.host.n)):
+        where = display(inst.settings, inst.service)
+        if _healthy(inst):
+            log.info("%s: already up at %s", inst.name, where)
             continue
-        pid = processes.pid_of(service, paths.run)
+        pid = processes.pid_of(inst.name, run_dir)
         if pid is not None:
-            log.info("%s: pid %d is running but not healthy yet: waiting for it", service, pid)
-        elif port_in_use(endpoint(settings, service)):
+            log.info("%s: pid %d is running but not healthy yet: waiting for it", inst.name, pid)
+        elif port_in_use(endpoint(inst.settings, inst.service)):
             raise StackError(
-                f"{service}: {display(settings, service)} is taken by a process that is not a "
-                f"healthy {service} and was not started by newsflow: stop it, or change the port"
+                f"{inst.name}: {where} is taken by a process that is not a healthy "
+                f"{inst.service} and was not started by newsflow: stop it, or change the port"
             )
         else:
-            log.info("%s: starting (log: %s)", service, paths.log(service))
-            start(settings, paths, service)
-        waiting.append(service)
+            log.info("%s: starting (log: %s)", inst.name, inst.paths.log(inst.name))
+            start(inst)
+        waiting.append(inst)
 
     deadline = started + timeout
     while waiting:
-        for service in list(waiting):
-            if healthy(settings, service):
-                log.info("%s: up at %s after %.1fs", service, display(settings, service),
-                         time.monotonic() - started)
-                waiting.remove(service)
-            elif processes.pid_of(service, paths.run) is None:
+        for inst in list(waiting):
+            if _healthy(inst):
+                log.info("%s: up at %s after %.1fs", inst.name,
+                         display(inst.settings, inst.service), time.monotonic() - started)
+                waiting.remove(inst)
+            elif processes.pid_of(inst.name, run_dir) is None:
                 raise StackError(
-                    f"{service} exited while starting; end of {paths.log(service)}:\n"
-                    + processes.log_tail(paths.log(service))
+                    f"{inst.name} exited while starting; end of {inst.paths.log(inst.name)}:\n"
+                    + processes.log_tail(inst.paths.log(inst.name))
                 )
         if waiting and time.monotonic() > deadline:
             raise StackError(
-                f"not healthy after {timeout:.0f}s: {', '.join(waiting)}; see "
-                + ", ".join(str(paths.log(s)) for s in waiting)
+                f"not healthy after {timeout:.0f}s: {', '.join(i.name for i in waiting)}; see "
+                + ", ".join(str(i.paths.log(i.name)) for i in waiting)
                 + " (they are left running: `newsflow stack down` stops them)"
             )
         if waiting:
             time.sleep(0.5)
 
 
-def down(settings: Settings, services: Sequence[str] = SERVICES, timeout: float = 60) -> None:
-    """Stop the services that newsflow started (data is kept). Others are left alone."""
-    paths = Paths.of(settings)
-    wanted = check(services)
+def down(settings: Settings, services: Sequence[str] = SERVICES, timeout: float = 60,
+         nodes: int | None = None) -> None:
+    """Stop the services that newsflow started, on every host (data is kept). Others are left
+    alone."""
+    instances = _instances(settings, _nodes(settings, nodes), services)
+    run_dir = Paths.of(settings).run
 
-    def stop(service: str) -> None:
-        if processes.stop(service, paths.run, timeout=timeout):
-            log.info("%s: stopped", service)
-        elif healthy(settings, service):
-            log.info("%s: left running: it was not started by newsflow", service)
+    def stop(inst: Instance) -> None:
+        if processes.stop(inst.name, run_dir, timeout=timeout):
+            log.info("%s: stopped", inst.name)
+        elif _healthy(inst):
+            log.info("%s: left running: it was not started by newsflow", inst.name)
         else:
-            log.info("%s: not running", service)
+            log.info("%s: not running", inst.name)
 
     # In parallel: each shuts down cleanly on SIGTERM, taking a few seconds.
-    with ThreadPoolExecutor(max_workers=len(wanted) or 1) as pool:
-        list(pool.map(stop, wanted))
+    with ThreadPoolExecutor(max_workers=len(instances) or 1) as pool:
+        list(pool.map(stop, instances))
 
 
 def remove(settings: Settings) -> list[Path]:
@@ -145,13 +175,14 @@ def remove(settings: Settings) -> list[Path]:
     return removed
 
 
-def status(settings: Settings) -> list[ServiceStatus]:
-    """One line of truth per service: endpoint, pid (if started by newsflow), health, log."""
-    paths = Paths.of(settings)
+def status(settings: Settings, nodes: int | None = None) -> list[ServiceStatus]:
+    """One line of truth per service and host: endpoint, pid (if started by newsflow), health,
+    log."""
+    run_dir = Paths.of(settings).run
     result = []
-    for service in SERVICES:
-        pid = processes.pid_of(service, paths.run)
-        ok = healthy(settings, service)
+    for inst in _instances(settings, _nodes(settings, nodes), SERVICES):
+        pid = processes.pid_of(inst.name, run_dir)
+        ok = _healthy(inst)
         if pid is not None and ok:
             detail = f"up, {processes.group_rss(pid) / 2**20:.0f} MiB RSS"
         elif ok:
@@ -160,6 +191,7 @@ def status(settings: Settings) -> list[ServiceStatus]:
             detail = "NOT HEALTHY: starting? see its log"
         else:
             detail = "down"
-        result.append(ServiceStatus(service, display(settings, service), pid, ok,
-                                    paths.log(service), detail))
+        result.append(ServiceStatus(inst.name, inst.service, inst.host.n,
+                                    display(inst.settings, inst.service), pid, ok,
+                                    inst.paths.log(inst.name), detail))
     return result

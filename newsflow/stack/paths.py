@@ -14,6 +14,9 @@
       elasticsearch/data/  elasticsearch/tmp/
       prefect/                      PREFECT_HOME (SQLite database)
       corenlp/libs/                 CoreNLP's two jars, code and models (+ .pom.sha256)
+      cluster.json                  the hosts `stack up --nodes N` started (absent for one)
+      hosts/host-<n>/kafka/         host n's broker: server.properties and data (a cluster)
+      elasticsearch/hosts/host-<n>/ host n's Elasticsearch config, data and tmp (a cluster)
 
 Data survives ``down``/``up``; delete ``<stack_dir>/kafka/data`` or
 ``<stack_dir>/elasticsearch/data`` (with the stack down) to reset. The templates and Maven poms
@@ -42,9 +45,10 @@ def _others_can_enter(path: Path) -> bool:
 class Paths:
     root: Path
     es_base: Path  # where Elasticsearch's files live: root, unless uid 65534 cannot enter it
+    host: int = 0  # a cluster's host n has data folders of its own; 0 = the one-host stack
 
     @classmethod
-    def of(cls, settings: Settings) -> Paths:
+    def of(cls, settings: Settings, host: int = 0) -> Paths:
         root = Path(settings.stack_dir).expanduser().resolve()
         es_base = root
         if os.geteuid() == 0 and not _others_can_enter(root):
@@ -53,7 +57,7 @@ class Paths:
             # it can.
             digest = hashlib.sha256(bytes(root)).hexdigest()[:12]
             es_base = Path("/var/tmp") / f"newsflow-{digest}"
-        return cls(root, es_base)
+        return cls(root, es_base, host)
 
     @property
     def run(self) -> Path:
@@ -68,11 +72,28 @@ class Paths:
 
     @property
     def kafka(self) -> Path:
+        """Kafka's jars (and the one-host broker's files)."""
         return self.root / "kafka"
 
     @property
+    def kafka_node(self) -> Path:
+        """This host's broker: server.properties and data."""
+        return self.kafka if not self.host else self.root / "hosts" / f"host-{self.host}" / "kafka"
+
+    @property
+    def kafka_cluster_id(self) -> Path:
+        """The KRaft cluster id every broker's storage is formatted with (one per cluster)."""
+        return self.kafka / "cluster.id" if not self.host else self.root / "hosts" / "cluster.id"
+
+    @property
     def es(self) -> Path:
+        """Elasticsearch's distribution (and the one-host node's files)."""
         return self.es_base / "elasticsearch"
+
+    @property
+    def es_node(self) -> Path:
+        """This host's Elasticsearch node: config, data and tmp."""
+        return self.es if not self.host else self.es / "hosts" / f"host-{self.host}"
 
     @property
     def es_home(self) -> Path:
@@ -80,11 +101,12 @@ class Paths:
 
     @property
     def es_conf(self) -> Path:
-        return self.es / "config"
+        return self.es_node / "config"
 
     @property
     def es_logs(self) -> Path:
-        return self.es_base / "logs" / "elasticsearch"
+        logs = self.es_base / "logs"
+        return logs / "elasticsearch" if not self.host else logs / f"elasticsearch-{self.host}"
 
     @property
     def prefect(self) -> Path:

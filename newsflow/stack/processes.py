@@ -26,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["AlreadyRunningError", "group_rss", "log_tail", "names", "pid_of", "start", "stop"]
+__all__ = ["AlreadyRunningError", "descendants", "group_rss", "log_tail", "names", "pid_of",
+           "start", "stop"]
 
 # Popen objects of the children started by *this* Python process. Kept so that a child that exits
 # is reaped (a zombie would look alive to os.kill(pid, 0)) and so Popen does not warn about a
@@ -160,6 +161,32 @@ def names(run_dir: Path) -> list[str]:
         return []
     found = (p.name.removesuffix(".pid") for p in Path(run_dir).glob("*.pid"))
     return sorted(n for n in found if pid_of(n, run_dir) is not None)
+
+
+def _stat_fields() -> list[tuple[int, list[str]]]:
+    """(pid, the fields after the command name) of every process."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process exited while we looked
+            continue
+        out.append((int(stat.parent.name), text[text.rindex(")") + 2 :].split()))
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, theirs, ...), wherever their session: a Prefect
+    worker starts each flow run in a session of its own, out of reach of its process group."""
+    children: dict[int, list[int]] = {}
+    for child, fields in _stat_fields():
+        children.setdefault(int(fields[1]), []).append(child)  # field 4: ppid
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def group_rss(pgid: int) -> int:

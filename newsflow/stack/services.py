@@ -15,6 +15,7 @@ from functools import partial
 
 from newsflow.config import Settings
 from newsflow.stack import artifacts, commands, processes
+from newsflow.stack.cluster import Instance
 from newsflow.stack.commands import Command
 from newsflow.stack.endpoints import Endpoint, loopback_only, parse
 from newsflow.stack.errors import StackError
@@ -31,7 +32,7 @@ class Service:
     url: bool  # the endpoint is an http URL; else Kafka's host:port
     default_port: int  # when the endpoint names none
     fetch: Callable[[Paths], None]  # what it runs, in place (idempotent, cached)
-    command: Callable[[Settings, Paths, Endpoint], Command]  # how it runs
+    command: Callable[[Instance, Endpoint], Command]  # how one instance of it runs
     probe: Callable[[Settings], bool]  # it answers as healthy at its endpoint
 
 
@@ -82,9 +83,9 @@ def check(services: Sequence[str]) -> list[str]:
 
 
 def display(settings: Settings, service: str) -> str:
-    """The endpoint setting of ``service`` as given."""
+    """The endpoint setting of ``service`` as given (the first, when it lists a cluster's)."""
     value: str = getattr(settings, TABLE[service].setting)
-    return value
+    return value.split(",")[0].strip()
 
 
 def endpoint(settings: Settings, service: str) -> Endpoint:
@@ -105,9 +106,10 @@ def healthy(settings: Settings, service: str) -> bool:
     return TABLE[service].probe(settings)
 
 
-def start(settings: Settings, paths: Paths, service: str) -> int:
-    """Launch ``service`` in the background on its loopback endpoint; return its pid."""
-    ep = bind_host(settings, service)
-    cmd = TABLE[service].command(settings, paths, ep)
-    return processes.start(service, cmd.argv, run_dir=paths.run, log_path=paths.log(service),
+def start(inst: Instance) -> int:
+    """Launch one instance of a service in the background on its loopback endpoint; its pid."""
+    ep = bind_host(inst.settings, inst.service)
+    cmd = TABLE[inst.service].command(inst, ep)
+    paths = inst.paths
+    return processes.start(inst.name, cmd.argv, run_dir=paths.run, log_path=paths.log(inst.name),
                            env=cmd.env, cwd=cmd.cwd)

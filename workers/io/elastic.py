@@ -48,7 +48,7 @@ def client(settings: WorkerSettings, retries: int = 3) -> Elasticsearch:
     serializers = {"application/json": OrjsonSerializer(),
                    "application/x-ndjson": _OrjsonNdjsonSerializer()}
     # Credentials and CA, when configured (workers/io/auth.py); none on the local stack.
-    return Elasticsearch(settings.es_url, request_timeout=30, retry_on_timeout=retries > 0,
+    return Elasticsearch(settings.es_hosts, request_timeout=30, retry_on_timeout=retries > 0,
                          max_retries=retries, serializers=serializers,
                          **es_client_options(settings))
 

@@ -48,7 +48,7 @@ def test_status_right_after_a_first_start_says_the_lag_is_not_known_yet(
     def coordinator_starting(_settings: object) -> None:
         raise CoordinatorNotAvailableError("FindCoordinatorResponse error for GROUP/x")
 
-    up = [stack.ServiceStatus(name, "-", None, True, tmp_path / f"{name}.log", "up")
+    up = [stack.ServiceStatus(name, name, 1, "-", None, True, tmp_path / f"{name}.log", "up")
           for name in ("kafka", "elasticsearch")]
     monkeypatch.setenv("NEWSFLOW_STACK_DIR", str(tmp_path / "stack"))
     monkeypatch.setattr(stack, "status", lambda _settings: up)

@@ -12,7 +12,8 @@ import pytest
 
 from newsflow import stack
 from newsflow.config import Settings
-from newsflow.stack import services
+from newsflow.stack import cluster, services
+from newsflow.stack.cluster import Instance
 from newsflow.stack.commands import Command
 from newsflow.stack.endpoints import Endpoint
 from newsflow.stack.paths import Paths
@@ -63,8 +64,8 @@ def test_the_starter_launches_the_services_command(
 ) -> None:
     launched: dict[str, object] = {}
 
-    def command(settings: Settings, paths: Paths, ep: Endpoint) -> Command:
-        return Command(["serve", ep.host, str(ep.port)], cwd=paths.root, env={"X": "1"})
+    def command(inst: Instance, ep: Endpoint) -> Command:
+        return Command(["serve", ep.host, str(ep.port)], cwd=inst.paths.root, env={"X": "1"})
 
     def fake_start(name: str, argv: list[str], **kw: object) -> int:
         launched.update(name=name, argv=argv, **kw)
@@ -76,7 +77,8 @@ def test_the_starter_launches_the_services_command(
     settings = Settings(stack_dir=tmp_path, corenlp_url="http://localhost:9123")
     paths = Paths.of(settings)
 
-    assert services.start(settings, paths, "corenlp") == 42
+    [inst] = cluster.instances(settings, 1, ("corenlp",))
+    assert services.start(inst) == 42
     assert launched == {"name": "corenlp", "argv": ["serve", "127.0.0.1", "9123"],
                         "run_dir": paths.run, "log_path": paths.log("corenlp"),
                         "env": {"X": "1"}, "cwd": paths.root}

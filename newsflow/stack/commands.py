@@ -139,7 +139,8 @@ def as_es_user(paths: Paths, java_home: Path) -> list[str]:
         raise StackError(
             "elasticsearch: running as root needs `setpriv`: apt-get install util-linux"
         )
-    for folder in (paths.es_conf, paths.es_node / "data", paths.es_node / "tmp", paths.es_logs):
+    for folder in (paths.es_conf, paths.es_node / "data", paths.es_node / "tmp", paths.es_logs,
+                   paths.es_snapshots):
         _chown_tree(folder, ES_UID)
     prefix = [setpriv, f"--reuid={ES_UID}", f"--regid={ES_UID}", "--clear-groups"]
     # uid 65534 must be able to walk down to stack_dir; not so if it is under /root, say.
@@ -176,12 +177,13 @@ def elasticsearch(inst: Instance, ep: Endpoint) -> Command:
     # distribution's files (jvm.options, log4j2.properties, ...) refreshed on every start so they
     # follow an ES_VERSION bump, then elasticsearch.yml rendered from our template.
     shutil.copytree(paths.es_home / "config", paths.es_conf, dirs_exist_ok=True)
-    for folder in (paths.es_node / "data", paths.es_node / "tmp", paths.es_logs):
+    for folder in (paths.es_node / "data", paths.es_node / "tmp", paths.es_logs,
+                   paths.es_snapshots):
         folder.mkdir(parents=True, exist_ok=True)
     render(STACK_FILES / "elasticsearch" / "elasticsearch.yml",
            paths.es_conf / "elasticsearch.yml", host=ep.host, port=ep.port,
            node_name=f"newsflow-{inst.host.n}", discovery=_discovery(inst, ep),
-           data=paths.es_node / "data", logs=paths.es_logs)
+           data=paths.es_node / "data", logs=paths.es_logs, snapshots=paths.es_snapshots)
     env = {
         **os.environ,
         "ES_JAVA_HOME": str(java_home),  # the zip has no bundled JDK

@@ -12,6 +12,7 @@
       elasticsearch/elasticsearch-<version>/   the unzipped distribution (read only)
       elasticsearch/config/         ES_PATH_CONF: the distribution's config + our elasticsearch.yml
       elasticsearch/data/  elasticsearch/tmp/
+      elasticsearch/snapshots/      path.repo: file-system snapshot repositories
       prefect/                      PREFECT_HOME (SQLite database)
       corenlp/libs/                 CoreNLP's two jars, code and models (+ .pom.sha256)
       cluster.json                  the hosts `stack up --nodes N` started (absent for one)
@@ -94,6 +95,11 @@ class Paths:
     def es_node(self) -> Path:
         """This host's Elasticsearch node: config, data and tmp."""
         return self.es if not self.host else self.es / "hosts" / f"host-{self.host}"
+
+    @property
+    def es_snapshots(self) -> Path:
+        """The snapshot repositories' folder, one for every node (``path.repo``)."""
+        return self.es / "snapshots"
 
     @property
     def es_home(self) -> Path:

@@ -34,10 +34,28 @@ def status_json(settings: Settings) -> dict[str, Any]:
     run_dir = Paths.of(settings).run
     workers = []
     for name in processes.names(run_dir):
-        if name.startswith("worker-"):  # worker-<stage>-<n>
-            stage = name.removeprefix("worker-").rsplit("-", 1)[0]
+        if name.startswith("worker-") and not name.startswith("worker-prefect-"):
+            stage = name.removeprefix("worker-").rsplit("-", 1)[0]  # worker-<stage>-<n>
             workers.append({"stage": stage, "host": 1, "pid": processes.pid_of(name, run_dir)})
+    if any(s["name"] == "prefect-server" and s["state"] == "up" for s in services):
+        workers += _flow_run_workers(settings)
     return {"services": services, "workers": workers}
+
+
+def _flow_run_workers(settings: Settings) -> list[dict[str, Any]]:
+    """The RUNNING stage-worker flow runs: stage, host (from the run's queue), pid (the
+    process whose environment names the run; None when it runs on another machine)."""
+    from flows.pool import stage_runs
+    from newsflow.stack import processes
+
+    out = []
+    for stage, host, run_id in stage_runs(settings):
+        pids = processes.pids_with_env("PREFECT__FLOW_RUN_ID", run_id)
+        # The workspace supervisor and the engine under it both carry the id: the engine is
+        # the newest.
+        out.append({"stage": stage, "host": host, "pid": pids[-1] if pids else None,
+                    "flow_run_id": run_id})
+    return out
 
 
 def print_status_json(settings: Settings) -> None:

@@ -1,14 +1,16 @@
 """``newsflow worker STAGE`` (one stage in the foreground, or offline over JSONL) and
-``newsflow workers start|stop`` (every stage's worker as a background process).
+``newsflow workers start|stop`` (every stage's worker as a background process), and the
+host's Prefect worker that runs the deployed flows (``prefect-worker-<host>``).
 
 Background workers are ``newsflow worker STAGE`` processes named ``worker-<stage>-<n>``, with
 pid files and logs in the stack folder next to the services', and the effective settings in
-their environment.
+their environment. ``stop_workers`` stops both kinds, the Prefect worker's flow runs included.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,6 +22,8 @@ from newsflow.cli.common import console, err, fail, settings_of
 from newsflow.config import Settings
 from workers.settings import settings_env
 from workers.topology import STAGES
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(help="Stage workers as background processes.", no_args_is_help=True)
 
@@ -45,13 +49,73 @@ def start_workers(settings: Settings, replicas: int) -> None:
             console.print(f"started {name} (log: {paths.log(name)})")
 
 
+PREFECT_WORKER = "prefect-worker-"  # + host number: the process name of a host's worker
+
+
+def start_host_worker(settings: Settings, host: int = 1,
+                      extra_env: dict[str, str] | None = None) -> int:
+    """Start host ``host``'s Prefect worker in the background (log in the stack folder);
+    its pid. Runs its queue still shows active are marked Crashed first: they belonged to an
+    earlier life of this host's worker, and nothing runs them now."""
+    from flows import pool
+    from newsflow.stack import processes
+    from newsflow.stack.paths import Paths
+
+    paths = Paths.of(settings)
+    name = f"{PREFECT_WORKER}{host}"
+    if (pid := processes.pid_of(name, paths.run)) is not None:
+        return pid
+    pool.ensure_pool(settings, hosts=[host])
+    pool.crash_host_runs(settings, host, "its Prefect worker was restarted")
+    argv, env = pool.worker_command(settings, host)
+    repo = Path(__file__).resolve().parents[2]
+    pid = processes.start(name, argv, run_dir=paths.run, log_path=paths.log(name),
+                          env={**child_env(settings), **env, **(extra_env or {})}, cwd=repo)
+    console.print(f"started {name}: Prefect worker of pool {settings.work_pool} "
+                  f"(log: {paths.log(name)})")
+    return pid
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def stop_host_worker(settings: Settings, name: str) -> None:
+    """Stop a host's Prefect worker and the flow runs it started: the runs first (SIGTERM:
+    each ends Crashed, "termination signal"), then the worker; runs still marked active on the
+    host's queue are then marked Crashed (the server may be down already: then nothing)."""
+    from flows import pool
+    from newsflow.stack import processes
+    from newsflow.stack.paths import Paths
+
+    run_dir = Paths.of(settings).run
+    host = int(name.removeprefix(PREFECT_WORKER))
+    worker_pid = processes.pid_of(name, run_dir)
+    # Each flow run is a session of its own: the worker's process group does not reach it.
+    marker = pool.worker_name(settings, host)
+    runs = [p for p in processes.pids_with_env(pool.HOST_MARKER, marker)
+            if worker_pid is None or _pgid(p) != worker_pid]
+    processes.kill_pids(runs, timeout=20)
+    processes.stop(name, run_dir)
+    try:
+        pool.crash_host_runs(settings, host, "its Prefect worker was stopped")
+    except Exception as exc:  # the Prefect server is down: nothing to mark
+        log.info("runs of %s not marked: %s", name, exc)
+
+
 def stop_workers(settings: Settings) -> None:
     from newsflow.stack import processes
     from newsflow.stack.paths import Paths
 
     run_dir = Paths.of(settings).run
     for name in processes.names(run_dir):
-        if name.startswith("worker-") and processes.stop(name, run_dir):
+        if name.startswith(PREFECT_WORKER):
+            stop_host_worker(settings, name)
+            console.print(f"stopped {name} and its flow runs")
+        elif name.startswith("worker-") and processes.stop(name, run_dir):
             console.print(f"stopped {name}")
 
 

@@ -26,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["AlreadyRunningError", "group_rss", "log_tail", "names", "pid_of", "start", "stop"]
+__all__ = ["AlreadyRunningError", "group_rss", "kill_pids", "log_tail", "names", "pid_of",
+           "pids_with_env", "start", "stop"]
 
 # Popen objects of the children started by *this* Python process. Kept so that a child that exits
 # is reaped (a zombie would look alive to os.kill(pid, 0)) and so Popen does not warn about a
@@ -152,6 +153,36 @@ def stop(name: str, run_dir: Path, timeout: float = 30) -> bool:
             break
     _pid_file(name, run_dir).unlink(missing_ok=True)
     return True
+
+
+def pids_with_env(variable: str, value: str) -> list[int]:
+    """Pids of the processes whose environment has ``variable=value`` (children inherit it:
+    this finds the processes a Prefect worker started, each in a session of its own)."""
+    wanted = f"{variable}={value}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if wanted in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:  # exited while we looked, or not ours to read
+            continue
+    return sorted(found)
+
+
+def kill_pids(pids: Sequence[int], timeout: float = 30) -> None:
+    """SIGTERM ``pids``, SIGKILL those still alive after ``timeout`` seconds."""
+    started = {pid: _start_time(pid) for pid in pids}
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        alive = [p for p, t in started.items() if t is not None and _start_time(p) == t]
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.1)
+            alive = [p for p in alive if _alive(p, started[p])]
+        if not alive:
+            return
 
 
 def names(run_dir: Path) -> list[str]:

@@ -169,8 +169,8 @@ def deploy(
             raise fail(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
     with console.status(f"applying the deployments to work pool {settings.work_pool}"):
         dep.apply_deployments(settings, source=REPO)
-    if not pool.online_hosts(settings):
-        start_host_worker(settings, 1)
+    if not pool.online_hosts(settings) and settings.work_pool_type == "process":
+        start_host_worker(settings, 1)  # one host; on a cluster the hosts run their own
     deadline = time.monotonic() + timeout
     try:
         with console.status("waiting for a Prefect worker of the pool to come online"):
@@ -198,7 +198,9 @@ def deploy(
     for what, name in dep.full_names(settings).items():
         hosts = running.get(what, {})
         table.add_row(name, str(wanted[what]) if what in wanted else
-                      "one per host" if what == dep.SUPERVISOR else "on demand",
+                      "one per host" if what == dep.SUPERVISOR else
+                      f"on demand, cron {settings.rollover_schedule}" if what == "rollover"
+                      else "on demand",
                       ", ".join(f"host {h}: {n}" for h, n in sorted(hosts.items())))
     console.print(table)
 

@@ -50,10 +50,9 @@ def _flow_run_workers(settings: Settings) -> list[dict[str, Any]]:
 
     out = []
     for stage, host, run_id in stage_runs(settings):
-        pids = processes.pids_with_env("PREFECT__FLOW_RUN_ID", run_id)
-        # The workspace supervisor and the engine under it both carry the id: the engine is
-        # the newest.
-        out.append({"stage": stage, "host": host, "pid": pids[-1] if pids else None,
+        # The run's engine process, not the processes it spawned (they carry the id too).
+        pids = processes.pids_with_env("PREFECT__FLOW_RUN_ID", run_id, outermost=True)
+        out.append({"stage": stage, "host": host, "pid": pids[0] if pids else None,
                     "flow_run_id": run_id})
     return out
 

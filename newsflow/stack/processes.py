@@ -155,9 +155,11 @@ def stop(name: str, run_dir: Path, timeout: float = 30) -> bool:
     return True
 
 
-def pids_with_env(variable: str, value: str) -> list[int]:
+def pids_with_env(variable: str, value: str, outermost: bool = False) -> list[int]:
     """Pids of the processes whose environment has ``variable=value`` (children inherit it:
-    this finds the processes a Prefect worker started, each in a session of its own)."""
+    this finds the processes a Prefect worker started, each in a session of its own).
+    ``outermost``: only those whose parent does not have it (a flow run's engine, not the
+    pool processes it spawned)."""
     wanted = f"{variable}={value}".encode()
     found = []
     for environ in Path("/proc").glob("[0-9]*/environ"):
@@ -166,7 +168,17 @@ def pids_with_env(variable: str, value: str) -> list[int]:
                 found.append(int(environ.parent.name))
         except OSError:  # exited while we looked, or not ours to read
             continue
+    if outermost:
+        found = [pid for pid in found if _parent(pid) not in found]
     return sorted(found)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[1])  # field 4: ppid
 
 
 def kill_pids(pids: Sequence[int], timeout: float = 30) -> None:

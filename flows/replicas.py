@@ -131,9 +131,9 @@ def observe(settings: FlowSettings) -> tuple[list[Run], list[int], dict[str, UUI
     return runs, online_hosts(settings), ids
 
 
-def act(settings: FlowSettings, todo: Plan, ids: dict[str, UUID], online: list[int]
-        ) -> list[str]:
-    """Carry out ``todo``; one log line per action (also returned)."""
+def act(settings: FlowSettings, todo: Plan, ids: dict[str, UUID], online: list[int],
+        logger: Any = log) -> list[str]:
+    """Carry out ``todo``; one line per action to ``logger`` (also returned)."""
     lines = []
     if todo.start:
         ensure_pool(settings, hosts={host for _, host in todo.start})
@@ -156,7 +156,7 @@ def act(settings: FlowSettings, todo: Plan, ids: dict[str, UUID], online: list[i
                 tags=["newsflow", f"host-{host}"])
             lines.append(f"action=start run={new.id} what={what} host={host}")
     for line in lines:
-        log.warning("%s pipeline=%s", line, settings.topic_prefix)
+        logger.warning("%s pipeline=%s", line, settings.topic_prefix)
     return lines
 
 

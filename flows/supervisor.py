@@ -32,14 +32,20 @@ def supervisor(host: int, rounds: int | None = None,
     logger.info("supervisor on host %d, every %gs", host, settings.supervise_seconds)
     acted = done = 0
     while rounds is None or done < rounds:
-        runs, online, ids = replicas.observe(settings)
-        if replicas.actor(runs, online) == host:
-            acted += 1
-            desired = {s: n for s, n in replicas.desired_replicas(settings).items()
-                       if s in ids}
-            for line in replicas.act(settings, replicas.plan(runs, desired, online), ids,
-                                     online):
-                logger.warning(line)
+        try:
+            runs, online, ids = replicas.observe(settings)
+            if replicas.SUPERVISOR not in ids:
+                logger.info("the supervisor deployment is gone: stopping")
+                break
+            if replicas.actor(runs, online) == host:
+                acted += 1
+                desired = {s: n for s, n in replicas.desired_replicas(settings).items()
+                           if s in ids}
+                replicas.act(settings, replicas.plan(runs, desired, online), ids, online,
+                             logger)
+        except Exception:  # the server away for a moment: try again next round
+            logger.exception("supervisor round failed; next round in %gs",
+                             settings.supervise_seconds)
         done += 1
         time.sleep(settings.supervise_seconds)
     return acted

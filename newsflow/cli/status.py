@@ -78,7 +78,7 @@ def print_status(settings: Settings) -> None:
     run_dir = Paths.of(settings).run
     table = Table("worker", "pid", title="workers")
     for name in processes.names(run_dir):
-        if name.startswith("worker-"):
+        if name.startswith(("worker-", "prefect-worker-")):
             table.add_row(name, str(processes.pid_of(name, run_dir) or "not running"))
     console.print(table)
     if "kafka" not in up:

@@ -148,3 +148,11 @@ def test_replicas_spread_over_hosts_and_a_lost_host_is_replaced_by_the_superviso
     es.indices.refresh(index=settings.es_alias)
     hits = es.search(index=settings.es_alias, query={"match_all": {}})["hits"]["hits"]
     assert sorted(h["_id"] for h in hits) == sorted([first.ids[0], second.ids[0]])
+
+    # A run whose process dies on a live host is replaced too (Prefect marks it Crashed).
+    [(_, _, victim), *_] = [r for r in pool.stage_runs(settings) if r[0] == "index"]
+    [pid] = pids_with_env("PREFECT__FLOW_RUN_ID", victim, outermost=True)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: victim not in {r[2] for r in pool.stage_runs(settings)}
+             and replicas.running_placement(settings) == {s: {1: 2} for s in STAGES},
+             timeout=300, what="the killed index run replaced on host 1")

@@ -162,11 +162,18 @@ def deploy(
     from flows import pool
     from flows import replicas as rep
     from newsflow.cli.workers import start_host_worker
+    from newsflow.stack import processes
+    from newsflow.stack.paths import Paths
 
     settings = settings_of(ctx)
     for name in stage or []:
         if name not in STAGES:
             raise fail(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
+    # Before the work pool, `deploy` served the same deployment names from one process: it
+    # would claim the pool's runs too.
+    old = f"worker-prefect-{settings.topic_prefix}"
+    if processes.stop(old, Paths.of(settings).run):
+        console.print(f"stopped {old}, the process that served the deployments before")
     with console.status(f"applying the deployments to work pool {settings.work_pool}"):
         dep.apply_deployments(settings, source=REPO)
     if not pool.online_hosts(settings) and settings.work_pool_type == "process":

@@ -49,7 +49,8 @@ run: deploy
 	$(NEWSFLOW) publish --seeds --wait
 	$(NEWSFLOW) search "*"
 
-## deploy: the stack, then every Prefect deployment served, one flow run per stage
+## deploy: the stack, then every deployment on the Prefect work pool (and host 1's Prefect
+## worker), one flow run per stage
 deploy: install
 	$(NEWSFLOW) stack up --no-workers
 	$(NEWSFLOW) deploy

@@ -1,152 +1,165 @@
-"""Every newsflow deployment, served by one long-running process; replicas kept per stage.
+"""Every newsflow deployment, applied to the work pool, with the pipeline's settings in it.
 
-``python -m flows.deploy`` (started in the background by ``newsflow deploy``) registers the
-deployments below on the Prefect server and serves them: each flow run is a subprocess of this
-process, its logs go to the Prefect server (the UI shows deployments, runs and logs).
+In: the settings. Out: the deployments on the Prefect server, each on the work pool
+``work_pool`` (``flows/pool.py``), with its code taken from the repository on the host's disk
+(a ``set_working_directory`` pull step: no image, no copy):
 
-- ``stage-worker/<prefix>-<stage>``: one per stage; each run is one replica of the stage
-  (a member of its consumer group). :func:`ensure_replicas` starts or cancels runs until each
-  stage has the number asked for. A crashed or failed run is replaced (``flows/worker.py``).
-- ``backfill/<prefix>-backfill``, ``reindex/<prefix>-reindex``, ``reenrich/<prefix>-reenrich``,
-  ``replay-dlq/<prefix>-replay-dlq``, ``publish/<prefix>-publish``: operator flows, run on
-  demand from the UI or ``prefect deployment run``; ``rollover/<prefix>-rollover`` also runs
-  on its schedule (``rollover_schedule``, daily).
+- ``stage-worker/<prefix>-<stage>``: one per stage; each run is one replica of the stage (a
+  member of its consumer group), placed on a host's queue ``host-<n>`` by
+  ``flows.replicas``;
+- ``supervisor/<prefix>-supervisor``: one run per online host, keeping the replicas
+  (``flows/supervisor.py``);
+- ``backfill``, ``reindex``, ``reenrich``, ``replay-dlq``, ``publish``, ``rollover``
+  (``<flow>/<prefix>-<what>``): operator flows on the queue ``default`` (any host), on demand;
+  rollover also on its schedule (``rollover_schedule``).
 
-Served rather than a work pool + worker: one process, nothing else to install or keep in step,
-and the same flow code on a laptop and a cluster node. Deployment names carry the topic prefix,
-so separate pipelines (tests) on one Prefect server never touch each other's deployments.
+Each deployment's ``env`` carries the pipeline's names and knobs (:func:`deployment_env`), but
+neither secrets (Prefect would store them in its database) nor what differs per host
+(endpoints, folders): a process worker gives its runs its own environment with the
+deployment's ``env`` on top, so those come from the host's worker process. Deployment names
+carry the topic prefix, so separate pipelines (tests) on one Prefect server never touch each
+other's deployments.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import time
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from prefect import Flow, serve
+from prefect import Flow
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import (
-    DeploymentFilter,
-    DeploymentFilterId,
-    FlowRunFilter,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
-)
-from prefect.client.schemas.objects import StateType
 from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectNotFound
-from prefect.states import Cancelling
+from prefect.runner.storage import LocalStorage
+from prefect.variables import Variable
+from pydantic import SecretStr
 
 from flows.backfill import backfill_flow
+from flows.pool import DEFAULT_QUEUE, ensure_pool, runs_of
 from flows.publish import publish_flow
 from flows.reenrich import reenrich_flow
 from flows.reindex import reindex_flow
 from flows.replay_dlq import replay_dlq_flow
 from flows.rollover import rollover_flow
-from flows.settings import FlowSettings, load_settings
+from flows.settings import FlowSettings
+from flows.supervisor import supervisor
 from flows.worker import stage_worker
-from workers.runtime import logs
+from workers.settings import settings_env
 from workers.topology import STAGES
 
 log = logging.getLogger(__name__)
 
-ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
+REPO = Path(__file__).resolve().parents[1]  # the code every host's runs load
 OPS: dict[str, Flow[..., Any]] = {
     "backfill": backfill_flow, "reindex": reindex_flow, "reenrich": reenrich_flow,
     "replay-dlq": replay_dlq_flow, "publish": publish_flow, "rollover": rollover_flow,
 }
+SUPERVISOR = "supervisor"
+# Differ per host or per machine: set by the host's worker process, never by a deployment.
+HOST_LOCAL = frozenset({"kafka_bootstrap", "es_url", "corenlp_url", "prefect_api_url",
+                        "stack_dir", "shared_dir", "es_ca_certs", "kafka_ssl_cafile",
+                        "metrics_port"})
 
 
 def deployment_name(settings: FlowSettings, what: str) -> str:
     return f"{settings.topic_prefix}-{what}"
 
 
-def deployments(settings: FlowSettings) -> list[RunnerDeployment]:
-    # to_deployment is sync here (no running event loop); its type says "or a coroutine".
-    out: list[Any] = [
-        stage_worker.to_deployment(
-            name=deployment_name(settings, stage), parameters={"stage": stage},
-            tags=["newsflow", "stage", stage],
-            description=f"the {stage} stage's worker loop; one run = one replica")
-        for stage in STAGES
-    ]
-    out += [fl.to_deployment(name=deployment_name(settings, what), tags=["newsflow", "ops"],
-                             cron=settings.rollover_schedule if what == "rollover" else None)
+def deployment_env(settings: FlowSettings) -> dict[str, str]:
+    """The pipeline's settings as ``NEWSFLOW_*`` for a deployment: no secrets (passwords,
+    user names), nothing host-local (endpoints, folders, the metrics port)."""
+    fields = FlowSettings.model_fields
+    skip = {name for name in fields
+            if name in HOST_LOCAL or name.endswith("_username")
+            or isinstance(getattr(settings, name), SecretStr)
+            or "SecretStr" in str(fields[name].annotation)}
+    values = settings_env(settings)
+    return {var: value for var, value in values.items()
+            if var.removeprefix("NEWSFLOW_").lower() in fields
+            and var.removeprefix("NEWSFLOW_").lower() not in skip}
+
+
+def _on_pool(fl: Flow[..., Any], settings: FlowSettings, what: str, source: Path,
+             **kwargs: Any) -> RunnerDeployment:
+    # from_flow is sync here (no running event loop); its type says "or a coroutine".
+    deployment: Any = RunnerDeployment.from_flow(
+        fl, name=deployment_name(settings, what), work_pool_name=settings.work_pool,
+        job_variables={"env": deployment_env(settings)}, **kwargs)
+    # The runs load the code from `source` on their host: `<file>:<function>` under it.
+    module = Path(fl.fn.__code__.co_filename).resolve()
+    deployment.entrypoint = f"{module.relative_to(REPO).as_posix()}:{fl.fn.__name__}"
+    deployment.storage = LocalStorage(str(source))
+    return deployment
+
+
+def deployments(settings: FlowSettings, source: Path = REPO) -> list[RunnerDeployment]:
+    """Every deployment of this pipeline, not yet applied. ``source``: where the repository
+    is on the hosts (the same path on each)."""
+    out = [_on_pool(stage_worker, settings, stage, source, parameters={"stage": stage},
+                    tags=["newsflow", "stage", stage], work_queue_name=DEFAULT_QUEUE,
+                    description=f"the {stage} stage's worker loop; one run = one replica")
+           for stage in STAGES]
+    out.append(_on_pool(supervisor, settings, SUPERVISOR, source, tags=["newsflow", "supervisor"],
+                        parameters={"host": 1}, work_queue_name=DEFAULT_QUEUE,
+                        description="keeps the stages' replicas on the online hosts; one run "
+                        "per host, the lowest online host's acts"))
+    out += [_on_pool(fl, settings, what, source, tags=["newsflow", "ops"],
+                     work_queue_name=DEFAULT_QUEUE,
+                     cron=settings.rollover_schedule if what == "rollover" else None)
             for what, fl in OPS.items()]
     return out
 
 
+def apply_deployments(settings: FlowSettings, source: Path = REPO) -> dict[str, UUID]:
+    """Create the pool if missing and create or update every deployment; their ids."""
+    ensure_pool(settings)
+    ids: dict[str, Any] = {}
+    whats = [*STAGES, SUPERVISOR, *OPS]
+    for what, deployment in zip(whats, deployments(settings, source), strict=True):
+        ids[what] = deployment.apply()  # sync here; its type says "or a coroutine"
+    log.info("deployments=%d work_pool=%s applied", len(ids), settings.work_pool)
+    return ids
+
+
 def full_names(settings: FlowSettings) -> dict[str, str]:
-    """what (stage or operator flow) -> ``<flow>/<deployment>`` as Prefect names it."""
-    names = {stage: f"stage-worker/{deployment_name(settings, stage)}" for stage in STAGES}
+    """what (stage, supervisor or operator flow) -> ``<flow>/<deployment>`` as Prefect names
+    it."""
+    names = {stage: f"{stage_worker.name}/{deployment_name(settings, stage)}"
+             for stage in STAGES}
+    names[SUPERVISOR] = f"{supervisor.name}/{deployment_name(settings, SUPERVISOR)}"
     names.update({what: f"{fl.name}/{deployment_name(settings, what)}"
                   for what, fl in OPS.items()})
     return names
 
 
-def wait_for_deployments(settings: FlowSettings, timeout: float = 120) -> dict[str, UUID]:
-    """Wait until the serving process has registered every deployment; their ids."""
-    deadline = time.monotonic() + timeout
+def deployment_ids(settings: FlowSettings) -> dict[str, UUID]:
+    """what -> id of this pipeline's deployments that exist on the server."""
+    found = {}
     with get_client(sync_client=True) as client:
-        while True:
-            found: dict[str, UUID] = {}
-            for what, name in full_names(settings).items():
-                try:
-                    found[what] = client.read_deployment_by_name(name).id
-                except ObjectNotFound:
-                    break
-            else:
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"deployments not registered after {timeout}s: is the "
-                                   "serving process running? (see its log)")
-            time.sleep(1)
+        for what, name in full_names(settings).items():
+            with contextlib.suppress(ObjectNotFound):
+                found[what] = client.read_deployment_by_name(name).id
+    return found
 
 
-def active_runs(deployment_id: UUID) -> list[UUID]:
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE))))
-    return [r.id for r in runs]
-
-
-def ensure_replicas(settings: FlowSettings, replicas: int,
-                    stages: list[str] | None = None) -> dict[str, int]:
-    """Start (or cancel) stage-worker runs until each stage has ``replicas`` active runs."""
-    ids = wait_for_deployments(settings)
-    result = {}
-    with get_client(sync_client=True) as client:
-        for stage in stages or list(STAGES):
-            active = active_runs(ids[stage])
-            for _ in range(replicas - len(active)):
-                client.create_flow_run_from_deployment(ids[stage])
-            for run_id in active[replicas:]:  # scaling down: the runner stops these runs
-                client.set_flow_run_state(run_id, Cancelling(), force=True)
-            result[stage] = replicas
-    return result
+def replicas_variable(settings: FlowSettings) -> str:
+    """The Prefect Variable holding the desired replicas per stage (JSON), set by
+    ``flows.replicas.ensure_replicas`` and read by the supervisor."""
+    return f"{settings.work_pool}-{settings.topic_prefix}-replicas"
 
 
 def delete_deployments(settings: FlowSettings) -> None:
-    """Remove this pipeline's deployments and their runs not yet finished from the server."""
+    """Remove this pipeline's deployments, their runs not yet finished and its desired
+    replicas from the server."""
+    ids = deployment_ids(settings)
+    Variable.unset(replicas_variable(settings))
     with get_client(sync_client=True) as client:
-        for name in full_names(settings).values():
+        for run in runs_of(ids.values()):
             with contextlib.suppress(ObjectNotFound):
-                deployment_id = client.read_deployment_by_name(name).id
-                for run_id in active_runs(deployment_id):
-                    client.delete_flow_run(run_id)
+                client.delete_flow_run(run.id)
+        for deployment_id in ids.values():
+            with contextlib.suppress(ObjectNotFound):
                 client.delete_deployment(deployment_id)
-
-
-def main() -> None:
-    settings = load_settings()
-    logs.setup(settings.log_level, settings.log_format)
-    # No limit: every replica of every stage runs at once (Prefect's default caps a runner).
-    serve(*deployments(settings), limit=None, pause_on_shutdown=False)
-
-
-if __name__ == "__main__":
-    main()

@@ -21,6 +21,18 @@ class FlowSettings(WorkerSettings):
     rollover_schedule: str = Field(
         "0 2 * * *", description="cron (UTC) of the deployed rollover flow: a new index "
         "generation when the write index is 30 days old, 10 GB per shard or 10M documents")
+    work_pool: str = Field(
+        "newsflow", description="Prefect work pool the stage workers and operator flows run "
+        "from; host n's Prefect worker polls its queues host-<n> and default")
+    work_pool_type: str = Field(
+        "process", description="type of the work pool when it is created: 'process' (local "
+        "hosts) or 'kubernetes' (a cluster)")
+    supervise_seconds: float = Field(
+        5, gt=0, description="the supervisor's loop period: how often it looks for lost hosts "
+        "and missing replicas")
+    worker_heartbeat_seconds: float = Field(
+        5, gt=0, description="a Prefect worker's heartbeat period; a host whose worker has not "
+        "sent one for 3x this is offline and its runs are replaced elsewhere")
 
     @field_validator("prefect_api_url")
     @classmethod

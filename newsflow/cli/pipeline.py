@@ -9,7 +9,7 @@ dead-lettered).
 
 from __future__ import annotations
 
-import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,14 +18,13 @@ import typer
 from rich.table import Table
 
 from newsflow.cli.common import console, fail, settings_of
-from newsflow.cli.workers import child_env
 from newsflow.config import Settings
 from workers.topology import STAGES
 
 if TYPE_CHECKING:
     from newsflow.outcomes import OutcomeWatch
 
-REPO = Path(__file__).resolve().parents[2]  # `deploy` serves flows/ from the checkout
+REPO = Path(__file__).resolve().parents[2]  # `deploy`: the runs load flows/ from the checkout
 
 
 def _watch(settings: Settings) -> OutcomeWatch:
@@ -149,36 +148,75 @@ def deploy(
     replicas: Annotated[int, typer.Option(min=0, help="flow runs (replicas) per stage")] = 1,
     stage: Annotated[list[str] | None, typer.Option(
         help="only scale this stage (repeatable); default: every stage")] = None,
+    timeout: Annotated[float, typer.Option(
+        help="how long to wait for the runs to start, seconds")] = 300,
 ) -> None:
-    """Register every deployment on Prefect, serve them, and keep N runs of each stage.
+    """Apply every deployment to the work pool and keep N runs of each stage on the hosts.
 
-    Starts (once) the background process serving the deployments (log in the stack folder);
-    run again to scale: --replicas 3 --stage entities.
+    Creates the pool if missing; when no Prefect worker of the pool is online, starts the
+    local stack's (one per host, log in the stack folder). A supervisor run per host then keeps
+    the replicas, replacing the runs of a lost host. Run again to scale: --replicas 3 --stage
+    entities.
     """
-    from flows import deploy as dep
-    from newsflow.stack import processes
-    from newsflow.stack.paths import Paths
-
     settings = settings_of(ctx)
     for name in stage or []:
         if name not in STAGES:
             raise fail(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
-    paths = Paths.of(settings)
-    proc_name = f"worker-prefect-{settings.topic_prefix}"
-    if processes.pid_of(proc_name, paths.run) is None:
-        processes.start(proc_name, [sys.executable, "-m", "flows.deploy"], run_dir=paths.run,
-                        log_path=paths.log(proc_name),
-                        env={**child_env(settings), "PREFECT_API_URL": settings.prefect_api_url},
-                        cwd=REPO)
-        console.print(f"serving deployments (log: {paths.log(proc_name)})")
+    deploy_stages(settings, replicas, stage, timeout)
+
+
+def deploy_stages(settings: Settings, replicas: int, stages: list[str] | None = None,
+                  timeout: float = 300) -> None:
+    """What ``newsflow deploy`` does (also ``stack up --nodes N``): the deployments applied,
+    the hosts' Prefect workers running, ``replicas`` runs of each of ``stages`` placed and
+    started; prints where they run."""
+    from flows import deploy as dep
+    from flows import pool
+    from flows import replicas as rep
+    from newsflow.stack import cluster, prefect_workers, processes
+    from newsflow.stack.paths import Paths
+
+    # Before the work pool, `deploy` served the same deployment names from one process: it
+    # would claim the pool's runs too.
+    old = f"worker-prefect-{settings.topic_prefix}"
+    if processes.stop(old, Paths.of(settings).run):
+        console.print(f"stopped {old}, the process that served the deployments before")
+    with console.status(f"applying the deployments to work pool {settings.work_pool}"):
+        dep.apply_deployments(settings, source=REPO)
+    if not pool.online_hosts(settings) and settings.work_pool_type == "process":
+        # The local stack's hosts (one unless `stack up --nodes N`); a cluster runs its own.
+        prefect_workers.start_hosts(settings, cluster.recorded_nodes(settings))
+    deadline = time.monotonic() + timeout
     try:
-        with console.status("waiting for the deployments"):
-            counts = dep.ensure_replicas(settings, replicas, stage)
-    except TimeoutError as exc:
+        with console.status("waiting for a Prefect worker of the pool to come online"):
+            while not pool.online_hosts(settings):
+                if time.monotonic() > deadline:
+                    raise pool.NoWorkerOnlineError(
+                        f"no worker of pool {settings.work_pool} online after {timeout:g}s "
+                        "(see .stack/logs/prefect-worker-1.log)")
+                time.sleep(1)
+        rep.ensure_replicas(settings, replicas, stages)
+        wanted = rep.desired_replicas(settings)
+        with console.status("waiting for the stage runs to start"):
+            while True:
+                running = rep.running_placement(settings)
+                if all(sum(running[s].values()) == n for s, n in wanted.items() if s in running):
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"stage runs not all running after {timeout:g}s: "
+                                       f"{running} of {wanted}; see the worker's log")
+                time.sleep(2)
+    except (pool.NoWorkerOnlineError, TimeoutError) as exc:
         raise fail(str(exc)) from exc
-    table = Table("deployment", "runs", title=f"deployments on {settings.prefect_api_url}")
+    table = Table("deployment", "runs", "hosts (runs)",
+                  title=f"deployments on pool {settings.work_pool} ({settings.prefect_api_url})")
     for what, name in dep.full_names(settings).items():
-        table.add_row(name, str(counts.get(what, "on demand")))
+        hosts = running.get(what, {})
+        table.add_row(name, str(wanted[what]) if what in wanted else
+                      "one per host" if what == dep.SUPERVISOR else
+                      f"on demand, cron {settings.rollover_schedule}" if what == "rollover"
+                      else "on demand",
+                      ", ".join(f"host {h}: {n}" for h, n in sorted(hosts.items())))
     console.print(table)
 
 

@@ -54,13 +54,13 @@ def up(
         settings = stack.widen(settings, hosts)
         init(settings)
         if hosts > 1:
-            prefect_workers.start(settings, hosts)
+            prefect_workers.start_hosts(settings, hosts)
     except stack.StackError as exc:
         raise fail(str(exc)) from exc
     if workers and hosts > 1:
-        from newsflow.cli.pipeline import deploy_to_pool
+        from newsflow.cli.pipeline import deploy_stages
 
-        deploy_to_pool(settings, replicas)
+        deploy_stages(settings, replicas)
     elif workers:
         start_workers(settings, replicas=replicas)
     print_status(settings)
@@ -70,12 +70,9 @@ def up(
 def down(ctx: typer.Context) -> None:
     """Stop the workers, then the services. Data stays in the stack folder."""
     from newsflow import stack
-    from newsflow.stack import prefect_workers
 
     settings = settings_of(ctx)
-    stop_workers(settings)
-    for name in prefect_workers.stop(settings):
-        console.print(f"stopped {name} and its flow runs")
+    stop_workers(settings)  # each host's Prefect worker and its flow runs too
     stack.down(settings)
     console.print("stack stopped")
 
@@ -85,11 +82,9 @@ def clean(ctx: typer.Context) -> None:
     """Stop everything, then delete the stack folder: downloads, data and logs (and the
     Elasticsearch folder under /var/tmp, when a private checkout put it there)."""
     from newsflow import stack
-    from newsflow.stack import prefect_workers
 
     settings = settings_of(ctx)
     stop_workers(settings)
-    prefect_workers.stop(settings)
     for folder in stack.remove(settings):
         console.print(f"removed {folder}")
 

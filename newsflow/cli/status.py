@@ -23,7 +23,9 @@ JSON_NAMES = {"kafka": "kafka", "elasticsearch": "elasticsearch", "prefect": "pr
 
 def status_json(settings: Settings) -> dict[str, Any]:
     """What runs, for scripts: ``{"services": [{name, host, pid, endpoint, state}],
-    "workers": [{stage, host, pid}]}``. The local stack is one host, host 1."""
+    "workers": [{stage, host, pid}]}``: every host's services and Prefect worker (one host
+    unless ``stack up --nodes N``), the background workers (host 1) and the running stage
+    flow runs with the host whose queue they run from."""
     from newsflow import stack
     from newsflow.stack import processes
     from newsflow.stack.paths import Paths
@@ -37,10 +39,27 @@ def status_json(settings: Settings) -> dict[str, Any]:
                          "endpoint": w.endpoint, "state": "up" if w.healthy else "down"})
     workers = []
     for name in processes.names(run_dir):
-        if name.startswith("worker-"):  # worker-<stage>-<n>
-            stage = name.removeprefix("worker-").rsplit("-", 1)[0]
+        if name.startswith("worker-") and not name.startswith("worker-prefect-"):
+            stage = name.removeprefix("worker-").rsplit("-", 1)[0]  # worker-<stage>-<n>
             workers.append({"stage": stage, "host": 1, "pid": processes.pid_of(name, run_dir)})
+    if any(s["name"] == "prefect-server" and s["state"] == "up" for s in services):
+        workers += _flow_run_workers(settings)
     return {"services": services, "workers": workers}
+
+
+def _flow_run_workers(settings: Settings) -> list[dict[str, Any]]:
+    """The RUNNING stage-worker flow runs: stage, host (from the run's queue), pid (the
+    process whose environment names the run; None when it runs on another machine)."""
+    from flows.pool import stage_runs
+    from newsflow.stack import processes
+
+    out = []
+    for stage, host, run_id in stage_runs(settings):
+        # The run's engine process, not the processes it spawned (they carry the id too).
+        pids = processes.pids_with_env("PREFECT__FLOW_RUN_ID", run_id, outermost=True)
+        out.append({"stage": stage, "host": host, "pid": pids[0] if pids else None,
+                    "flow_run_id": run_id})
+    return out
 
 
 def print_status_json(settings: Settings) -> None:

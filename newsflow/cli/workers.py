@@ -3,12 +3,14 @@
 
 Background workers are ``newsflow worker STAGE`` processes named ``worker-<stage>-<n>``, with
 pid files and logs in the stack folder next to the services', and the effective settings in
-their environment.
+their environment. ``stop_workers`` also stops each host's Prefect worker
+(:mod:`newsflow.stack.prefect_workers`) with the flow runs it started.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,6 +22,8 @@ from newsflow.cli.common import console, err, fail, settings_of
 from newsflow.config import Settings
 from workers.settings import settings_env
 from workers.topology import STAGES
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(help="Stage workers as background processes.", no_args_is_help=True)
 
@@ -46,9 +50,11 @@ def start_workers(settings: Settings, replicas: int) -> None:
 
 
 def stop_workers(settings: Settings) -> None:
-    from newsflow.stack import processes
+    from newsflow.stack import prefect_workers, processes
     from newsflow.stack.paths import Paths
 
+    for name in prefect_workers.stop_all(settings):
+        console.print(f"stopped {name} and its flow runs")
     run_dir = Paths.of(settings).run
     for name in processes.names(run_dir):
         if name.startswith("worker-") and processes.stop(name, run_dir):

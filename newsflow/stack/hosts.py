@@ -39,7 +39,8 @@ def kill(settings: Settings, host: int, keep: tuple[str, ...] = ("prefect",)) ->
             continue
         pid = processes.pid_of(name, run_dir)
         if pid is not None:
-            pids += [pid, *processes.descendants(pid)]
+            pids.append(pid)
+    pids += prefect_workers.flow_run_pids(settings, host)
     for pid in pids:  # groups first, then strays in sessions of their own (flow runs)
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)

@@ -1,16 +1,17 @@
 """Each host's Prefect worker: the background process that runs the flow runs placed on its host.
 
-In: the settings (widened to the whole cluster) and a host. Out: ``prefect-worker-<n>`` started
-with host n's environment (every broker and Elasticsearch node, host n's own CoreNLP), stopped
-with the flow runs it started, or its status. What the worker runs and polls (pool, queues)
-comes from :func:`flows.pool.worker_command`; the stack only decides where it lives.
+In: the settings (on a local cluster: widened to every broker and Elasticsearch node) and a
+host. Out: ``prefect-worker-<n>`` started with host n's environment (the settings, its own
+CoreNLP), stopped together with the flow runs it started, or its status. What the worker runs
+and polls (pool, queues, heartbeat) comes from :func:`flows.pool.worker_command`; the stack only
+decides where it lives. Prefect is imported only when a worker is started or stopped: it is slow
+to import, and ``stack status`` should not wait for it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import signal
-from contextlib import suppress
 
 from newsflow.config import Settings
 from newsflow.stack import cluster, processes
@@ -18,74 +19,90 @@ from newsflow.stack.lifecycle import ServiceStatus
 from newsflow.stack.paths import STACK_FILES, Paths
 from workers.settings import settings_env
 
-PREFIX = "prefect-worker-"
+log = logging.getLogger(__name__)
+
+PREFIX = "prefect-worker-"  # + host number: the process name of a host's worker
 
 
 def name(host: int) -> str:
     return f"{PREFIX}{host}"
 
 
-def host_env(settings: Settings, host: cluster.Host) -> dict[str, str]:
-    """Host n's worker environment: the settings as NEWSFLOW_* (secrets included: they reach the
-    flow runs through the worker, never through Prefect's database), its own CoreNLP, and what
-    the Prefect worker itself needs."""
-    from flows import pool  # Prefect is slow to import: only when a worker is started
-
-    local = settings.model_copy(update={"corenlp_url": host.corenlp_url})
-    argv_env = pool.worker_command(local, host.n)[1]
-    return {**os.environ, **settings_env(local), **argv_env}
-
-
-def start(settings: Settings, nodes: int) -> list[int]:
-    """Start the Prefect worker of every host that has none running; their pids."""
+def start(settings: Settings, host: int = 1, extra_env: dict[str, str] | None = None) -> int:
+    """Start host ``host``'s Prefect worker in the background (log in the stack folder); its
+    pid. The settings reach it, and through it the flow runs, as ``NEWSFLOW_*`` (secrets
+    included: never through Prefect's database). Runs its queue still shows active are marked
+    Crashed first: they belonged to an earlier life of this host's worker, and nothing runs
+    them now."""
     from flows import pool
 
     paths = Paths.of(settings)
-    started = []
-    for host in cluster.hosts(settings, nodes):
-        if processes.pid_of(name(host.n), paths.run) is not None:
-            continue
-        argv, _ = pool.worker_command(settings, host.n)
-        started.append(processes.start(
-            name(host.n), argv, run_dir=paths.run, log_path=paths.log(name(host.n)),
-            env=host_env(settings, host), cwd=STACK_FILES.parent))
-    return started
+    if (pid := processes.pid_of(name(host), paths.run)) is not None:
+        return pid
+    pool.ensure_pool(settings, hosts=[host])
+    pool.crash_host_runs(settings, host, "its Prefect worker was restarted")
+    argv, env = pool.worker_command(settings, host)
+    pid = processes.start(
+        name(host), argv, run_dir=paths.run, log_path=paths.log(name(host)),
+        env={**os.environ, **settings_env(settings), **env, **(extra_env or {})},
+        cwd=STACK_FILES.parent)
+    log.info("%s: Prefect worker of pool %s started (log: %s)", name(host), settings.work_pool,
+             paths.log(name(host)))
+    return pid
 
 
-def flow_run_pids(worker_pid: int) -> list[int]:
-    """The processes a worker started (flow runs live in sessions of their own)."""
-    return processes.descendants(worker_pid)
+def start_hosts(settings: Settings, nodes: int) -> list[int]:
+    """The Prefect worker of every host of a local cluster, each with its own CoreNLP."""
+    return [start(settings, h.n, {"NEWSFLOW_CORENLP_URL": h.corenlp_url})
+            for h in cluster.hosts(settings, nodes)]
 
 
-def stop(settings: Settings, host: int | None = None, timeout: float = 30) -> list[str]:
-    """Stop the Prefect worker of ``host`` (default: every host) and the flow runs it started:
-    SIGTERM, so each run finishes its batch and commits, then the worker."""
+def flow_run_pids(settings: Settings, host: int) -> list[int]:
+    """The flow-run processes host ``host``'s worker started. Each runs in a session of its
+    own, out of the worker's process group: found by the marker they inherit."""
+    from flows import pool
+
+    return processes.pids_with_env(pool.HOST_MARKER, pool.worker_name(settings, host))
+
+
+def stop(settings: Settings, host: int) -> bool:
+    """Stop host ``host``'s Prefect worker and its flow runs: the runs first (SIGTERM: each
+    finishes its batch, commits and ends Crashed, "termination signal"), then the worker;
+    runs still marked active on the host's queue are then marked Crashed (when the Prefect
+    server is down already: nothing to mark). False when it was not running."""
+    from flows import pool
+
     run_dir = Paths.of(settings).run
-    stopped = []
-    for proc in processes.names(run_dir):
-        if not proc.startswith(PREFIX) or (host is not None and proc != name(host)):
-            continue
-        pid = processes.pid_of(proc, run_dir)
-        if pid is None:
-            continue
-        for child in flow_run_pids(pid):
-            with suppress(ProcessLookupError):
-                os.kill(child, signal.SIGTERM)
-        processes.stop(proc, run_dir, timeout=timeout)
-        stopped.append(proc)
-    return stopped
+    worker_pid = processes.pid_of(name(host), run_dir)
+    runs = [p for p in flow_run_pids(settings, host) if p != worker_pid]
+    processes.kill_pids(runs, timeout=20)
+    stopped = processes.stop(name(host), run_dir)
+    try:
+        pool.crash_host_runs(settings, host, "its Prefect worker was stopped")
+    except Exception as exc:  # the Prefect server is down: nothing to mark
+        log.info("runs of %s not marked: %s", name(host), exc)
+    return stopped or bool(runs)
+
+
+def running_hosts(settings: Settings) -> list[int]:
+    """The hosts whose Prefect worker newsflow started and is alive."""
+    return sorted(int(n.removeprefix(PREFIX)) for n in processes.names(Paths.of(settings).run)
+                  if n.startswith(PREFIX))
+
+
+def stop_all(settings: Settings) -> list[str]:
+    """Stop every host's Prefect worker and flow runs; the names stopped."""
+    return [name(h) for h in running_hosts(settings) if stop(settings, h)]
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
-    """One line per host's Prefect worker that newsflow started (alive or not)."""
+    """One line per host's Prefect worker that newsflow started and is alive."""
     paths = Paths.of(settings)
     out = []
-    for proc in processes.names(paths.run):
-        if proc.startswith(PREFIX):
-            host = int(proc.removeprefix(PREFIX))
-            pid = processes.pid_of(proc, paths.run)
-            where = f"pool {settings.work_pool}, queue host-{host}"
-            detail = f"up, {processes.group_rss(pid) / 2**20:.0f} MiB RSS" if pid else "down"
-            out.append(ServiceStatus(proc, "prefect-worker", host, where, pid, pid is not None,
-                                     paths.log(proc), detail))
-    return sorted(out, key=lambda s: s.host)
+    for host in running_hosts(settings):
+        pid = processes.pid_of(name(host), paths.run)
+        detail = f"up, {processes.group_rss(pid) / 2**20:.0f} MiB RSS" if pid else "down"
+        out.append(ServiceStatus(name(host), "prefect-worker", host,
+                                 f"pool {settings.work_pool}, queue host-{host}", pid,
+                                 pid is not None, paths.log(name(host)), detail))
+    return out

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["AlreadyRunningError", "descendants", "group_rss", "log_tail", "names", "pid_of",
-           "start", "stop"]
+__all__ = ["AlreadyRunningError", "group_rss", "kill_pids", "log_tail", "names",
+           "pid_of", "pids_with_env", "start", "stop"]
 
 # Popen objects of the children started by *this* Python process. Kept so that a child that exits
 # is reaped (a zombie would look alive to os.kill(pid, 0)) and so Popen does not warn about a
@@ -155,38 +155,54 @@ def stop(name: str, run_dir: Path, timeout: float = 30) -> bool:
     return True
 
 
+def pids_with_env(variable: str, value: str, outermost: bool = False) -> list[int]:
+    """Pids of the processes whose environment has ``variable=value`` (children inherit it:
+    this finds the processes a Prefect worker started, each in a session of its own).
+    ``outermost``: only those whose parent does not have it (a flow run's engine, not the
+    pool processes it spawned)."""
+    wanted = f"{variable}={value}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if wanted in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:  # exited while we looked, or not ours to read
+            continue
+    if outermost:
+        found = [pid for pid in found if _parent(pid) not in found]
+    return sorted(found)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[1])  # field 4: ppid
+
+
+def kill_pids(pids: Sequence[int], timeout: float = 30) -> None:
+    """SIGTERM ``pids``, SIGKILL those still alive after ``timeout`` seconds."""
+    started = {pid: _start_time(pid) for pid in pids}
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        alive = [p for p, t in started.items() if t is not None and _start_time(p) == t]
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.1)
+            alive = [p for p in alive if _alive(p, started[p])]
+        if not alive:
+            return
+
+
 def names(run_dir: Path) -> list[str]:
     """Names of the processes in ``run_dir`` that are alive (stale pid files are removed)."""
     if not Path(run_dir).is_dir():
         return []
     found = (p.name.removesuffix(".pid") for p in Path(run_dir).glob("*.pid"))
     return sorted(n for n in found if pid_of(n, run_dir) is not None)
-
-
-def _stat_fields() -> list[tuple[int, list[str]]]:
-    """(pid, the fields after the command name) of every process."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # the process exited while we looked
-            continue
-        out.append((int(stat.parent.name), text[text.rindex(")") + 2 :].split()))
-    return out
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (children, theirs, ...), wherever their session: a Prefect
-    worker starts each flow run in a session of its own, out of reach of its process group."""
-    children: dict[int, list[int]] = {}
-    for child, fields in _stat_fields():
-        children.setdefault(int(fields[1]), []).append(child)  # field 4: ppid
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def group_rss(pgid: int) -> int:

@@ -6,18 +6,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import StateType
 
-from flows import deploy
+from flows import deploy, pool, replicas
 from flows import publish as pub
 from flows.publish import publish_flow
 from flows.worker import stage_worker
+from newsflow.stack.processes import kill_pids, pids_with_env
 from workers.io import elastic
 from workers.topology import STAGES
 
@@ -66,73 +68,91 @@ def test_publish_and_stage_worker_flows_run_on_the_prefect_server(pipeline: Pipe
     assert doc["title"] == "Lyon closes market hall for renovation"
 
 
-def _pid_of_flow_run(run_id: str) -> int | None:
-    """The process running a flow run: the runner gives it PREFECT__FLOW_RUN_ID."""
-    wanted = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if wanted in environ.read_bytes().split(b"\0"):
-                return int(environ.parent.name)
-        except OSError:
-            continue
-    return None
+def _article(n: int) -> bytes:
+    return json.dumps({"url": f"https://deployed.example/{n}", "title": f"Story {n}",
+                       "text": "The regional parliament approved the budget on Tuesday, "
+                       f"number {n}, after a long debate about schools, roads and hospitals "
+                       "that lasted well into the night."}).encode()
 
 
-def _running(deployment_id) -> list:  # type: ignore[no-untyped-def]
-    with get_client(sync_client=True) as client:
-        return [r for r in client.read_flow_runs(
-            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
-            if r.state is not None and r.state.type == StateType.RUNNING]
+def _host_pids(pipeline: Pipeline, host: int) -> list[int]:
+    """Host ``host``'s Prefect worker and every flow-run process it started."""
+    return pids_with_env(pool.HOST_MARKER, pool.worker_name(pipeline.settings, host))
 
 
-def test_deployed_stages_run_continuously_and_a_killed_run_is_replaced(
-    pipeline: Pipeline, tmp_path: Path
-):
-    pipeline.settings = pipeline.settings.model_copy(update={"entities_enabled": False})
-    log = open(tmp_path / "serve.log", "ab")  # noqa: SIM115
-    server = subprocess.Popen([sys.executable, "-m", "flows.deploy"], env=pipeline.env(),
-                              cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    es = elastic.client(pipeline.settings)
+@pytest.fixture
+def hosts(pipeline: Pipeline, tmp_path: Path) -> Iterator[dict[int, subprocess.Popen[bytes]]]:
+    """Two hosts' Prefect workers of a work pool of this test's own, and the deployments;
+    all removed afterwards, their flow runs' processes included."""
+    pipeline.settings = pipeline.settings.model_copy(update={
+        "entities_enabled": False, "work_pool": f"pool-t{uuid.uuid4().hex[:10]}",
+        "supervise_seconds": 3, "worker_heartbeat_seconds": 3})
+    deploy.apply_deployments(pipeline.settings)
+    workers = {}
     try:
-        assert deploy.ensure_replicas(pipeline.settings, 1) == {s: 1 for s in STAGES}
-        ids = deploy.wait_for_deployments(pipeline.settings)
-        wait_for(lambda: all(len(_running(ids[s])) == 1 for s in STAGES), timeout=180,
-                 what="one running flow run per stage")
-        # Idempotent: asking again starts nothing more.
-        deploy.ensure_replicas(pipeline.settings, 1)
-        assert all(len(deploy.active_runs(ids[s])) == 1 for s in STAGES)
-
-        def article(n: int) -> bytes:
-            return json.dumps({"url": f"https://deployed.example/{n}", "title": f"Story {n}",
-                               "text": "The regional parliament approved the budget on "
-                               f"Tuesday, number {n}, after a long debate about schools, "
-                               "roads and hospitals that lasted well into the night."}).encode()
-
-        first = pub.publish(pipeline.settings, [article(1)])
-        wait_for(lambda: elastic.count(es, pipeline.settings) == 1, timeout=180,
-                 what="indexed by the deployed stage workers")
-
-        [victim] = _running(ids["clean"])
-        pid = wait_for(lambda: _pid_of_flow_run(str(victim.id)), what="the clean run's process")
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: [r for r in _running(ids["clean"]) if r.id != victim.id], timeout=180,
-                 what="a new clean run replacing the killed one")
-        with get_client(sync_client=True) as client:
-            dead = client.read_flow_run(victim.id)
-        assert dead.state is not None and dead.state.type == StateType.CRASHED
-
-        second = pub.publish(pipeline.settings, [article(2)])
-        wait_for(lambda: elastic.count(es, pipeline.settings) == 2, timeout=180,
-                 what="indexed after the replacement")
-        assert es.exists(index=pipeline.settings.es_alias, id=second.ids[0])
-        assert es.exists(index=pipeline.settings.es_alias, id=first.ids[0])
+        for host in (1, 2):
+            argv, env = pool.worker_command(pipeline.settings, host)
+            log = open(tmp_path / f"prefect-worker-{host}.log", "ab")  # noqa: SIM115
+            workers[host] = subprocess.Popen(argv, env={**pipeline.env(), **env}, cwd=REPO,
+                                             stdout=log, stderr=subprocess.STDOUT,
+                                             start_new_session=True)
+        yield workers
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
-        print((tmp_path / "serve.log").read_text(errors="replace")[-5000:])
+        for host in workers:
+            kill_pids(_host_pids(pipeline, host), timeout=20)
+        for proc in workers.values():
+            proc.wait(timeout=30)
+        for host in workers:
+            print((tmp_path / f"prefect-worker-{host}.log").read_text(errors="replace")[-6000:])
         deploy.delete_deployments(pipeline.settings)
+        pool.delete_pool(pipeline.settings)
+
+
+def test_replicas_spread_over_hosts_and_a_lost_host_is_replaced_by_the_supervisor(
+    pipeline: Pipeline, hosts: dict[int, subprocess.Popen[bytes]]
+):
+    settings = pipeline.settings
+    es = elastic.client(settings)
+    wait_for(lambda: pool.online_hosts(settings) == [1, 2], what="both hosts' workers online")
+
+    placed = replicas.ensure_replicas(settings, 2)
+    assert placed == {s: {1: 1, 2: 1} for s in STAGES}
+    wait_for(lambda: replicas.running_placement(settings) == {s: {1: 1, 2: 1} for s in STAGES},
+             timeout=300, what="every stage running once on each host")
+    # Idempotent: asking again starts nothing more.
+    assert replicas.ensure_replicas(settings, 2) == placed
+    first = pub.publish(settings, [_article(1)])
+    wait_for(lambda: elastic.count(es, settings) == 1, timeout=180,
+             what="indexed by the deployed stage workers")
+
+    lost = {r.id for r in replicas.observe(settings)[0] if r.host == 2}
+    assert len(lost) == len(STAGES) + 1  # its stage replicas and its supervisor
+    for pid in _host_pids(pipeline, 2):  # the host dies: its worker and its flow runs
+        os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    hosts[2].wait(timeout=30)
+
+    wait_for(lambda: replicas.running_placement(settings) == {s: {1: 2} for s in STAGES},
+             timeout=300, what="every stage back at 2 running replicas, on host 1")
+    print(f"back at full replica count {time.monotonic() - killed_at:.1f}s after host 2 died")
+    with get_client(sync_client=True) as client:
+        for run_id in lost:
+            state = client.read_flow_run(run_id).state
+            assert state is not None and state.type == StateType.CRASHED
+            assert "host 2 lost" in (state.message or "")
+    assert pool.online_hosts(settings) == [1]
+
+    second = pub.publish(settings, [_article(2)])
+    wait_for(lambda: elastic.count(es, settings) == 2, timeout=180,
+             what="indexed after the replacement")
+    es.indices.refresh(index=settings.es_alias)
+    hits = es.search(index=settings.es_alias, query={"match_all": {}})["hits"]["hits"]
+    assert sorted(h["_id"] for h in hits) == sorted([first.ids[0], second.ids[0]])
+
+    # A run whose process dies on a live host is replaced too (Prefect marks it Crashed).
+    [(_, _, victim), *_] = [r for r in pool.stage_runs(settings) if r[0] == "index"]
+    [pid] = pids_with_env("PREFECT__FLOW_RUN_ID", victim, outermost=True)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: victim not in {r[2] for r in pool.stage_runs(settings)}
+             and replicas.running_placement(settings) == {s: {1: 2} for s in STAGES},
+             timeout=300, what="the killed index run replaced on host 1")

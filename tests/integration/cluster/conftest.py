@@ -57,7 +57,7 @@ def cluster_stack() -> Iterator[Settings]:
         with temporary_settings(updates={PREFECT_API_URL: settings.prefect_api_url}):
             yield wide
     finally:
-        prefect_workers.stop(wide)
+        prefect_workers.stop_all(wide)
         stack.down(wide, nodes=NODES)
 
 

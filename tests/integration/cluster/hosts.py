@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from flows import deploy as flow_deploy
 from flows import pool
+from flows import replicas as flow_replicas
 from newsflow import stack
 from newsflow.config import Settings
 from newsflow.stack import cluster, hosts, prefect_workers, processes
@@ -28,23 +29,27 @@ def nodes(settings: Settings) -> int:
 def deploy(settings: Settings, replicas: int) -> None:
     """Each host's Prefect worker for this test's pool, the deployments, ``replicas`` runs of
     each stage spread over the hosts, all running."""
-    prefect_workers.start(settings, nodes(settings))
-    flow_deploy.apply(settings)
-    flow_deploy.ensure_replicas(settings, replicas)
+    flow_deploy.apply_deployments(settings)
+    prefect_workers.start_hosts(settings, nodes(settings))
+    wait_for(lambda: len(pool.online_hosts(settings)) == nodes(settings), timeout=120,
+             what="every host's Prefect worker online")
+    flow_replicas.ensure_replicas(settings, replicas)
     wait_for(lambda: full_replicas(settings, replicas), timeout=300, interval=2,
              what=f"{replicas} running flow runs of every stage")
 
 
 def undeploy(settings: Settings) -> None:
-    prefect_workers.stop(settings)
+    prefect_workers.stop_all(settings)
     flow_deploy.delete_deployments(settings)
+    pool.delete_pool(settings)
 
 
 def replicas_by_stage(settings: Settings) -> dict[str, list[int]]:
     """stage -> the hosts of its running flow runs."""
     out: dict[str, list[int]] = {s: [] for s in STAGES}
-    for run in pool.stage_runs(settings):
-        out[run.stage].append(run.host)
+    for stage, host, _ in pool.stage_runs(settings):
+        if host is not None:
+            out[stage].append(host)
     return out
 
 
@@ -62,7 +67,7 @@ def kill_host(settings: Settings, host: int) -> None:
 def stop_host(settings: Settings, host: int) -> None:
     """Stop ``host`` cleanly, as an upgrade does: its flow runs and Prefect worker first (they
     finish their batch and commit), then its broker, Elasticsearch node and CoreNLP."""
-    prefect_workers.stop(settings, host=host)
+    prefect_workers.stop(settings, host)
     run_dir = Paths.of(settings).run
     for name in hosts.process_names(settings, host):
         if name != "prefect":
@@ -72,7 +77,7 @@ def stop_host(settings: Settings, host: int) -> None:
 def restart_host(settings: Settings, host: int) -> None:
     """Start whatever of ``host`` is not running (the others are left as they are)."""
     stack.up(settings, nodes=nodes(settings), timeout=600)
-    prefect_workers.start(settings, nodes(settings))
+    prefect_workers.start_hosts(settings, nodes(settings))
 
 
 def es_master_host(settings: Settings) -> int:

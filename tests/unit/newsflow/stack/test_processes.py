@@ -1,9 +1,13 @@
-"""Background processes by pid file: started, found, listed, stopped; and the tail of the
-latest run's log."""
+"""Background processes by pid file: started, found, listed, stopped; the tail of the
+latest run's log; processes found by a variable they inherited, and killed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from newsflow.stack import processes
@@ -36,3 +40,31 @@ def test_the_log_tail_is_the_latest_runs(tmp_path: Path) -> None:
     assert processes.log_tail(log, lines=3) == "line 27\nline 28\nline 29"
     assert "old" not in processes.log_tail(log, lines=100)
     assert processes.log_tail(tmp_path / "missing.log") == "(no log)"
+
+
+def test_processes_are_found_by_an_inherited_variable_and_killed(tmp_path: Path) -> None:
+    # A parent in a session of its own and the child it spawns, like a Prefect worker's runs.
+    marker = f"m{tmp_path.name}"
+    code = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
+            "'import time; time.sleep(60)']); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
+                            env={**os.environ, "NEWSFLOW_TEST_MARKER": marker})
+    try:
+        found = _wait(lambda: len(processes.pids_with_env("NEWSFLOW_TEST_MARKER", marker)) == 2)
+        assert found
+        assert processes.pids_with_env("NEWSFLOW_TEST_MARKER", marker, outermost=True) == [
+            proc.pid]
+        processes.kill_pids(processes.pids_with_env("NEWSFLOW_TEST_MARKER", marker), timeout=5)
+        proc.wait(timeout=5)
+        assert _wait(lambda: processes.pids_with_env("NEWSFLOW_TEST_MARKER", marker) == [])
+    finally:
+        proc.kill()
+
+
+def _wait(predicate: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -57,9 +57,12 @@ class Plan:
         return bool(self.crash or self.start or self.cancel)
 
 
-def place(counts: Counter[int], online: list[int]) -> int:
-    """The host for the next replica of a stage: fewest runs of it, then the lowest number."""
-    return min(online, key=lambda host: (counts[host], host))
+def place(counts: Counter[int], online: list[int], load: Counter[int] | None = None) -> int:
+    """The host for the next replica of a stage: fewest runs of it, then fewest stage runs of
+    any stage (``load``: one replica of each of four stages spreads over three hosts), then
+    the lowest number."""
+    load = load or Counter()
+    return min(online, key=lambda host: (counts[host], load[host], host))
 
 
 def _surplus(runs: list[Run], count: int) -> list[Run]:
@@ -90,11 +93,13 @@ def plan(runs: Iterable[Run], desired: dict[str, int], online: list[int]) -> Pla
             out.crash.append(run)
         else:
             alive[run.what].append(run)
+    load = Counter(r.host for what in desired for r in alive[what] if r.host is not None)
     for what, want in desired.items():
         counts = Counter(r.host for r in alive[what] if r.host is not None)
         for _ in range(want - len(alive[what])):
-            host = place(counts, online)
+            host = place(counts, online, load)
             counts[host] += 1
+            load[host] += 1
             out.start.append((what, host))
         out.cancel += _surplus(alive[what], len(alive[what]) - want)
     by_host: defaultdict[int | None, list[Run]] = defaultdict(list)

@@ -186,10 +186,12 @@ def deploy_stages(settings: Settings, replicas: int, stages: list[str] | None = 
     if not pool.online_hosts(settings) and settings.work_pool_type == "process":
         # The local stack's hosts (one unless `stack up --nodes N`); a cluster runs its own.
         prefect_workers.start_hosts(settings, cluster.recorded_nodes(settings))
+    # Every local host's worker online first, so that the replicas spread over all of them.
+    expected = max(1, len(prefect_workers.running_hosts(settings)))
     deadline = time.monotonic() + timeout
     try:
-        with console.status("waiting for a Prefect worker of the pool to come online"):
-            while not pool.online_hosts(settings):
+        with console.status("waiting for the Prefect workers of the pool to come online"):
+            while len(pool.online_hosts(settings)) < expected:
                 if time.monotonic() > deadline:
                     raise pool.NoWorkerOnlineError(
                         f"no worker of pool {settings.work_pool} online after {timeout:g}s "

@@ -22,6 +22,8 @@ def test_the_next_replica_goes_to_the_host_with_fewest_of_that_stage_then_the_lo
     assert place(Counter({1: 2, 2: 1, 3: 1}), [1, 2, 3]) == 2
     assert place(Counter(), [2, 3]) == 2
     assert place(Counter({1: 1}), [1, 3]) == 3
+    # A tie on the stage's own runs goes to the host with the fewest runs of any stage.
+    assert place(Counter(), [1, 2, 3], Counter({1: 2, 2: 1})) == 3
 
 
 def test_replicas_are_spread_evenly_over_the_online_hosts() -> None:
@@ -30,6 +32,12 @@ def test_replicas_are_spread_evenly_over_the_online_hosts() -> None:
                                            ("index", 2): 1, ("supervisor", 1): 1,
                                            ("supervisor", 2): 1})
     assert not todo.crash and not todo.cancel
+
+
+def test_one_replica_of_each_stage_uses_every_host() -> None:
+    todo = plan([], {"clean": 1, "dedup": 1, "entities": 1, "index": 1}, [1, 2, 3])
+    hosts = Counter(host for what, host in todo.start if what != "supervisor")
+    assert hosts == Counter({1: 2, 2: 1, 3: 1})
 
 
 def test_nothing_to_do_when_every_stage_and_host_is_covered() -> None:

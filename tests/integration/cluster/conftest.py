@@ -10,6 +10,7 @@ scenario (default 3,000, as the issue asks).
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -46,7 +47,11 @@ def articles_per_scenario() -> int:
 
 @pytest.fixture(scope="module")
 def cluster_stack() -> Iterator[Settings]:
-    """Three hosts, started once for the module and stopped after it."""
+    """Three hosts, started once for the module and stopped after it. The test's own clients
+    (publishing, counting, auditing) meet the killed nodes too: their connection errors are
+    expected and would bury the report, so they log errors only."""
+    logging.getLogger("elastic_transport").setLevel(logging.CRITICAL)
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     settings = load_settings(**CLUSTER_STACK)
     try:
         stack.up(settings, nodes=NODES, timeout=600)
@@ -85,3 +90,11 @@ def cluster_pipeline(cluster_stack: Settings) -> Iterator[Settings]:
             cluster_hosts.restart_host(settings, n)
         elastic.drop_index(elastic.client(settings), settings)
         kafka_admin.delete_topics(settings)
+
+
+@pytest.fixture
+def rate(cluster_pipeline: Settings) -> Iterator[cluster_hosts.Throughput]:
+    """The test pipeline's index size sampled every second, for articles/s before, during and
+    after a fault."""
+    with cluster_hosts.Throughput(cluster_pipeline) as sampler:
+        yield sampler

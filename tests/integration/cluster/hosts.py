@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from flows import deploy as flow_deploy
 from flows import pool
@@ -82,8 +83,8 @@ def restart_host(settings: Settings, host: int) -> None:
 
 def es_master_host(settings: Settings) -> int:
     """The host of the elected Elasticsearch master (node ``newsflow-<n>``)."""
-    [row] = elastic.client(settings).cat.master(format="json")
-    return int(str(row["node"]).rsplit("-", 1)[1])
+    rows: Any = elastic.client(settings).cat.master(format="json").body
+    return int(str(rows[0]["node"]).rsplit("-", 1)[1])
 
 
 def kafka_controller_host(settings: Settings) -> int:
@@ -115,7 +116,7 @@ def isr_full(settings: Settings) -> bool:
         described = admin.describe_topics(topics)
     finally:
         admin.close()
-    return all(len(p["isr"]) == len(p["replicas"]) == 3
+    return all(len(p["isr_nodes"]) == len(p["replica_nodes"]) == 3
                for t in described for p in t["partitions"])
 
 
@@ -147,6 +148,12 @@ class Throughput:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+    def __enter__(self) -> Throughput:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
 
 def worker_log_tails(settings: Settings, lines: int = 15) -> str:

@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pytest
 
@@ -112,14 +112,13 @@ def recovery(settings: Settings, since: float, alive: set[int], rate: hosts.Thro
             "throughput back (s)": round(throughput, 1)}
 
 
-def report(name: str, figures: dict[str, object]) -> None:
+def report(name: str, figures: Mapping[str, object]) -> None:
     print(f"\n[cluster] {name}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
 
 
-def test_host_lost_then_back(cluster_pipeline: Settings) -> None:
+def test_host_lost_then_back(cluster_pipeline: Settings, rate: hosts.Throughput) -> None:
     settings = cluster_pipeline
     victim = 2
-    rate = hosts.Throughput(settings)
     first = Stream(settings, f"{settings.topic_prefix}-a", per_second=40)
     wait_for(lambda: progress(settings) >= 300, timeout=600, what="300 articles indexed")
     killed = time.monotonic()
@@ -145,13 +144,11 @@ def test_host_lost_then_back(cluster_pipeline: Settings) -> None:
     isr = time.monotonic() - returned
     second.join()
     settle(settings, merged(first.corpus, second.corpus))
-    rate.stop()
     report("host back", {"green after (s)": round(green, 1), "ISR 3 after (s)": round(isr, 1)})
 
 
 def test_rolling_restart_of_every_host(cluster_pipeline: Settings) -> None:
     settings = cluster_pipeline
-    rate = hosts.Throughput(settings)
     stream = Stream(settings, settings.topic_prefix, per_second=15)
     wait_for(lambda: progress(settings) >= 100, timeout=600, what="100 articles indexed")
     took = {}
@@ -165,7 +162,6 @@ def test_rolling_restart_of_every_host(cluster_pipeline: Settings) -> None:
         took[f"host {host} (s)"] = round(time.monotonic() - started, 1)
     stream.join()
     settle(settings, stream.corpus)
-    rate.stop()
     report("rolling restart", took)
 
 
@@ -175,8 +171,8 @@ def _kill_one(settings: Settings, name: str) -> None:
     os.killpg(pid, signal.SIGKILL)
 
 
-def _leader_loss(settings: Settings, find: Callable[[Settings], int], service: str) -> None:
-    rate = hosts.Throughput(settings)
+def _leader_loss(settings: Settings, rate: hosts.Throughput, find: Callable[[Settings], int],
+                 service: str) -> None:
     stream = Stream(settings, settings.topic_prefix, per_second=40)
     wait_for(lambda: progress(settings) >= 300, timeout=600, what="300 articles indexed")
     leader = find(settings)
@@ -190,16 +186,15 @@ def _leader_loss(settings: Settings, find: Callable[[Settings], int], service: s
     hosts.restart_host(settings, leader)
     stream.join()
     settle(settings, stream.corpus)
-    rate.stop()
     report(f"{service} leader loss", {
         "killed host": leader, "new leader host": new, "elected after (s)": round(elected, 1),
         "articles/s before": round(before, 1),
         "articles/s during (first 30 s)": round(rate.rate(killed, killed + 30), 1)})
 
 
-def test_elasticsearch_master_killed(cluster_pipeline: Settings) -> None:
-    _leader_loss(cluster_pipeline, hosts.es_master_host, "elasticsearch")
+def test_elasticsearch_master_killed(cluster_pipeline: Settings, rate: hosts.Throughput) -> None:
+    _leader_loss(cluster_pipeline, rate, hosts.es_master_host, "elasticsearch")
 
 
-def test_kafka_controller_killed(cluster_pipeline: Settings) -> None:
-    _leader_loss(cluster_pipeline, hosts.kafka_controller_host, "kafka")
+def test_kafka_controller_killed(cluster_pipeline: Settings, rate: hosts.Throughput) -> None:
+    _leader_loss(cluster_pipeline, rate, hosts.kafka_controller_host, "kafka")

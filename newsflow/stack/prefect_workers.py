@@ -15,6 +15,7 @@ import os
 
 from newsflow.config import Settings
 from newsflow.stack import cluster, processes
+from newsflow.stack.errors import StackError
 from newsflow.stack.lifecycle import ServiceStatus
 from newsflow.stack.paths import STACK_FILES, Paths
 from workers.settings import settings_env
@@ -38,6 +39,9 @@ def start(settings: Settings, host: int = 1, extra_env: dict[str, str] | None = 
 
     paths = Paths.of(settings)
     if (pid := processes.pid_of(name(host), paths.run)) is not None:
+        if pid not in processes.pids_with_env(pool.HOST_MARKER, pool.worker_name(settings, host)):
+            raise StackError(f"{name(host)} (pid {pid}) is the worker of another work pool than "
+                             f"{settings.work_pool}: `newsflow workers stop` first")
         return pid
     pool.ensure_pool(settings, hosts=[host])
     pool.crash_host_runs(settings, host, "its Prefect worker was restarted")

@@ -84,10 +84,11 @@ def cluster_pipeline(cluster_stack: Settings) -> Iterator[Settings]:
         cluster_hosts.deploy(settings, replicas=2)
         yield settings
     finally:
-        cluster_hosts.undeploy(settings)
         print(cluster_hosts.worker_log_tails(settings))
-        for n in range(1, NODES + 1):  # a test may end with a host down: bring it back
-            cluster_hosts.restart_host(settings, n)
+        # A test may end with a host down: its services come back (before the Prefect
+        # workers of this test's pool are stopped, so that none is started again).
+        stack.up(settings, nodes=NODES, timeout=600)
+        cluster_hosts.undeploy(settings)
         elastic.drop_index(elastic.client(settings), settings)
         kafka_admin.delete_topics(settings)
 

@@ -183,6 +183,13 @@ def deploy_stages(settings: Settings, replicas: int, stages: list[str] | None = 
         console.print(f"stopped {old}, the process that served the deployments before")
     with console.status(f"applying the deployments to work pool {settings.work_pool}"):
         dep.apply_deployments(settings, source=REPO)
+    if settings.work_pool_type != "process":
+        # On Kubernetes the stage workers are the chart's Deployments, scaled on lag by KEDA
+        # and replaced by Kubernetes (docs/kubernetes.md); the pool runs the operator flows.
+        console.print(f"deployments applied to work pool {settings.work_pool} "
+                      f"({settings.work_pool_type}): operator flows run from it; the stage "
+                      "workers are the chart's Deployments (KEDA scales them on lag)")
+        return
     if not pool.online_hosts(settings) and settings.work_pool_type == "process":
         # The local stack's hosts (one unless `stack up --nodes N`); a cluster runs its own.
         prefect_workers.start_hosts(settings, cluster.recorded_nodes(settings))

@@ -1,8 +1,9 @@
 """The cluster suite's own three-host stack (``newsflow stack up --nodes 3`` on ports of its
-own): brokers 127.0.0.1:39092/94/96, Elasticsearch 39200-39202, CoreNLP 39000-39002, one Prefect
-server on 34200; data and logs in ``<repo>/.stack-cluster`` (git-ignored). Started for the
-suite, stopped after it. Each test gets its own topics, groups, index and Prefect work pool, and
-the three hosts' Prefect workers for that pool.
+own, below Linux's ephemeral range 32768-60999, where a client's local port could take one
+while a killed service is down): brokers 127.0.0.1:29092/94/96, Elasticsearch 29200-29202,
+CoreNLP 29000-29002, one Prefect server on 24200; data and logs in ``<repo>/.stack-cluster``
+(git-ignored). Started for the suite, stopped after it. Each test gets its own topics, groups,
+index and Prefect work pool, and the three hosts' Prefect workers for that pool.
 
 Run it alone with ``pytest -m cluster``. ``NEWSFLOW_CLUSTER_ARTICLES`` sets the articles per
 scenario (default 3,000, as the issue asks).
@@ -30,10 +31,10 @@ NODES = 3
 # it starts) keeps talking to the shared stack.
 CLUSTER_STACK = {
     "stack_dir": REPO / ".stack-cluster",
-    "kafka_bootstrap": "127.0.0.1:39092",
-    "es_url": "http://127.0.0.1:39200",
-    "corenlp_url": "http://127.0.0.1:39000",
-    "prefect_api_url": "http://127.0.0.1:34200/api",
+    "kafka_bootstrap": "127.0.0.1:29092",
+    "es_url": "http://127.0.0.1:29200",
+    "corenlp_url": "http://127.0.0.1:29000",
+    "prefect_api_url": "http://127.0.0.1:24200/api",
     # Three of each on one 2-core machine next to the shared stack: smaller heaps (the
     # memory each takes is in docs/operations.md).
     "es_heap": "512m",

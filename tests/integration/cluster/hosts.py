@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from elasticsearch import ApiError, TransportError
+
 from flows import deploy as flow_deploy
 from flows import pool
 from flows import replicas as flow_replicas
@@ -82,9 +84,13 @@ def restart_host(settings: Settings, host: int) -> None:
 
 
 def es_master_host(settings: Settings) -> int:
-    """The host of the elected Elasticsearch master (node ``newsflow-<n>``)."""
-    rows: Any = elastic.client(settings).cat.master(format="json").body
-    return int(str(rows[0]["node"]).rsplit("-", 1)[1])
+    """The host of the elected Elasticsearch master (node ``newsflow-<n>``); 0 while none is
+    elected (the nodes then answer with errors)."""
+    try:
+        rows: Any = elastic.client(settings).cat.master(format="json").body
+        return int(str(rows[0]["node"]).rsplit("-", 1)[1])
+    except (ApiError, TransportError, IndexError, KeyError, ValueError):
+        return 0
 
 
 def kafka_controller_host(settings: Settings) -> int:

@@ -19,7 +19,7 @@ export NEWSFLOW_SHARED_DIR := $(_SHARED)
 endif
 endif
 
-.PHONY: run deploy test unit faults lint check-layers check-chart status down install clean audit-deps lock
+.PHONY: run deploy test unit faults cluster lint check-layers check-chart status down install clean audit-deps lock
 
 # Dependencies come from the lock file only, each checked against its SHA-256 (--require-hashes);
 # then the project itself, without dependencies.
@@ -56,12 +56,15 @@ deploy: install
 	$(NEWSFLOW) deploy
 
 ## test: unit and integration tests against the real local services (the fault-injection
-## suite included, on a stack of its own, with FAULTS_ARTICLES articles per scenario), lint
-## (ruff, mypy, the layer check), and the dependency audit. `make faults` runs the fault suite alone.
+## suite included, on a stack of its own, with FAULTS_ARTICLES articles per scenario; the
+## cluster suite on three hosts of its own, CLUSTER_ARTICLES per scenario), lint (ruff, mypy,
+## the layer check), and the dependency audit. `make faults` and `make cluster` run those alone.
 FAULTS_ARTICLES ?= 2000
+CLUSTER_ARTICLES ?= 3000
 test: install
 	$(NEWSFLOW) stack up --no-workers
-	NEWSFLOW_FAULTS_ARTICLES=$(FAULTS_ARTICLES) $(PY) -m pytest
+	NEWSFLOW_FAULTS_ARTICLES=$(FAULTS_ARTICLES) NEWSFLOW_CLUSTER_ARTICLES=$(CLUSTER_ARTICLES) \
+		$(PY) -m pytest
 	$(MAKE) lint
 	$(MAKE) audit-deps AUDIT_FLAGS=--allow-unreachable
 
@@ -70,6 +73,11 @@ unit: install
 
 faults: install
 	NEWSFLOW_FAULTS_ARTICLES=2000 $(PY) -m pytest -m faults tests/integration/faults
+
+## cluster: host loss and return, rolling restart, ES master and Kafka controller loss, on three
+## local hosts of the suite's own (ports 29092.., 29200..; .stack-cluster/), printing recovery times
+cluster: install
+	NEWSFLOW_CLUSTER_ARTICLES=$(CLUSTER_ARTICLES) $(PY) -m pytest -s -m cluster tests/integration/cluster
 
 lint: install check-layers
 	$(VENV)/bin/ruff check .

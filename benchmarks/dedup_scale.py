@@ -41,6 +41,7 @@ from benchmarks.procstat import cpu_seconds, service_pids  # noqa: E402
 from newsflow.config import load_settings  # noqa: E402
 from schemas.articles import CleanArticle, article_id, canonical_url  # noqa: E402
 from workers.dedup.es_store import ElasticsearchStore  # noqa: E402
+from workers.dedup.partitions import Partitions  # noqa: E402
 from workers.dedup.stage import DedupStage  # noqa: E402
 from workers.io import elastic  # noqa: E402
 
@@ -108,7 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     checkpoints = sorted(int(c) for c in args.checkpoints.split(","))
     es = elastic.client(settings)
     index = f"dedup-scale-{uuid.uuid4().hex[:10]}"
-    store = ElasticsearchStore(es, index)
+    # One partition: the benchmark's clock is today's, its window the settings'.
+    store = ElasticsearchStore(es, Partitions(index, settings.dedup_window_days,
+                                              settings.dedup_partition_days))
     stage = DedupStage(store, threshold=settings.dedup_threshold)
     print(
         f"es {settings.es_url}, state index {index}, threshold {settings.dedup_threshold}, "
@@ -159,8 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{done / (time.perf_counter() - started):.0f}/s overall",
                     flush=True,
                 )
-        es.indices.refresh(index=index)
-        stats = es.indices.stats(index=index, metric="store,docs")["_all"]["primaries"]
+        es.indices.refresh(index=store.readable)
+        stats = es.indices.stats(index=store.readable,
+                                 metric="store,docs")["_all"]["primaries"]
         size, docs = stats["store"]["size_in_bytes"], stats["docs"]["count"]
         print(
             f"state index: {docs:,} docs, {size / 1e6:.1f} MB for {done:,} articles = "
@@ -171,7 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"first/last articles/s (slowdown): {ratio:.2f}x")
     finally:
         if not args.keep:
-            es.indices.delete(index=index, ignore_unavailable=True)
+            for partition in store.readable:
+                es.indices.delete(index=partition, ignore_unavailable=True)
     return 0
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/dedup_scale.py [--reuters PATH] [--total N] [--window N]
                                                [--checkpoints 0,20000,200000] [--keep]
+                                               [--partitions N]
 
 The stage runs as a worker runs it (``DedupStage`` + ``ElasticsearchStore``, batches of
 ``Settings.batch_size``) but without Kafka, on a stream of articles: first the Reuters-21578
@@ -12,7 +13,9 @@ dropped), so that from 19,043 on nearly every article has near-duplicates in the
 
 At each checkpoint (articles already in the state) the next ``--window`` articles are timed:
 that is the articles/s reported, with the CPU the stage (this process) and the local
-Elasticsearch used per article in that window. Then the state index's store size
+Elasticsearch used per article in that window. ``--partitions 3`` spreads the state over
+three time partitions, as a worker of dedup 2.1 reads them in the steady state (every id
+looked up in each). Then the state's store size
 (``_stats``, primary store, after a refresh) is divided by the articles in it and scaled to a
 million.
 
@@ -41,6 +44,7 @@ from benchmarks.procstat import cpu_seconds, service_pids  # noqa: E402
 from newsflow.config import load_settings  # noqa: E402
 from schemas.articles import CleanArticle, article_id, canonical_url  # noqa: E402
 from workers.dedup.es_store import ElasticsearchStore  # noqa: E402
+from workers.dedup.partitions import DAY, Partitions  # noqa: E402
 from workers.dedup.stage import DedupStage  # noqa: E402
 from workers.io import elastic  # noqa: E402
 
@@ -103,12 +107,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkpoints", default="0,20000,200000",
                         help="state sizes (articles already in it) at which a window is timed")
     parser.add_argument("--keep", action="store_true", help="keep the state index")
+    parser.add_argument("--partitions", type=int, default=1,
+                        help="spread the state over this many time partitions, as a worker "
+                        "in the steady state reads them: the store's clock moves on by "
+                        "NEWSFLOW_DEDUP_PARTITION_DAYS every --total/N articles (default 1)")
     args = parser.parse_args(argv)
     settings = load_settings()
     checkpoints = sorted(int(c) for c in args.checkpoints.split(","))
     es = elastic.client(settings)
     index = f"dedup-scale-{uuid.uuid4().hex[:10]}"
-    store = ElasticsearchStore(es, index)
+    # The store's clock: the start of a partition, moved on by a partition every --total /
+    # --partitions articles (a window of at least two partitions keeps them all readable).
+    parts = Partitions(index, settings.dedup_window_days, settings.dedup_partition_days)
+    origin = time.time() // (parts.partition_days * DAY) * parts.partition_days * DAY + 3600
+    per_partition = -(-args.total // max(1, args.partitions))
+    done = 0
+    store = ElasticsearchStore(
+        es, parts,
+        clock=lambda: origin + done // per_partition * parts.partition_days * DAY)
     stage = DedupStage(store, threshold=settings.dedup_threshold)
     print(
         f"es {settings.es_url}, state index {index}, threshold {settings.dedup_threshold}, "
@@ -118,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[dict[str, float]] = []
     try:
         batch: list[CleanArticle] = []
-        done = duplicates = 0
+        duplicates = 0
         es_pid = service_pids().get("elasticsearch")  # None: not on this machine
         # (checkpoint, start, round trips, our CPU, Elasticsearch's CPU)
         timing: tuple[int, float, int, float, float] | None = None
@@ -159,8 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{done / (time.perf_counter() - started):.0f}/s overall",
                     flush=True,
                 )
-        es.indices.refresh(index=index)
-        stats = es.indices.stats(index=index, metric="store,docs")["_all"]["primaries"]
+        print(f"state partitions read per batch: {len(store.readable)}", flush=True)
+        es.indices.refresh(index=store.readable)
+        stats = es.indices.stats(index=store.readable,
+                                 metric="store,docs")["_all"]["primaries"]
         size, docs = stats["store"]["size_in_bytes"], stats["docs"]["count"]
         print(
             f"state index: {docs:,} docs, {size / 1e6:.1f} MB for {done:,} articles = "
@@ -171,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"first/last articles/s (slowdown): {ratio:.2f}x")
     finally:
         if not args.keep:
-            es.indices.delete(index=index, ignore_unavailable=True)
+            for partition in store.readable:
+                es.indices.delete(index=partition, ignore_unavailable=True)
     return 0
 
 

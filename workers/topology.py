@@ -66,7 +66,7 @@ STAGES: dict[str, StageSpec] = {
         # extraction child is restarted.
         StageSpec("clean", "2.1.0", RAW, "clean", RawArticle, CleanArticle,
                   seconds_per_message=15.0),
-        StageSpec("dedup", "2.0", "clean", "deduped", CleanArticle, DedupedArticle),
+        StageSpec("dedup", "2.1", "clean", "deduped", CleanArticle, DedupedArticle),
         # entities: spaCy on a very long article takes seconds.
         StageSpec("entities", "3.0.1", "deduped", "enriched", DedupedArticle, EnrichedArticle,
                   seconds_per_message=1.0),

@@ -20,7 +20,7 @@ from kafka.admin import KafkaAdminClient
 from newsflow.config import Settings
 from newsflow.search import story_sizes
 from schemas.articles import CleanArticle, DedupedArticle, article_id, canonical_url
-from workers.dedup.es_store import ElasticsearchStore
+from workers.dedup.es_store import ElasticsearchStore, state_partitions
 from workers.io import elastic
 
 from .conftest import Pipeline, wait_for
@@ -191,9 +191,9 @@ def test_replay_on_either_replica_gives_the_same_cluster(pipeline: Pipeline) -> 
         assert versions[0].cluster_id == first[article_id_].cluster_id
     # The replay added no state: one record per article, nothing claimed twice.
     es = elastic.client(pipeline.settings)
-    store = ElasticsearchStore(es, pipeline.settings.dedup_index, create_index=False)
-    es.indices.refresh(index=store.index)
-    count = es.count(index=store.index, query={"term": {"kind": "article"}})["count"]
+    store = ElasticsearchStore(es, state_partitions(pipeline.settings), create_index=False)
+    es.indices.refresh(index=store.readable)
+    count = es.count(index=store.readable, query={"term": {"kind": "article"}})["count"]
     assert count == 2 * PAIRS
 
 

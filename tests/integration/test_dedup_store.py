@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
 
 from schemas.articles import CleanArticle, DedupedArticle, article_id, canonical_url, source_of
 from workers.dedup.es_store import STATE_MAPPINGS, ElasticsearchStore
+from workers.dedup.partitions import DAY, Partitions
 from workers.dedup.stage import DedupStage
 from workers.dedup.store import MemoryStore
 from workers.stage import Emit
@@ -40,13 +42,24 @@ def es() -> Iterator[Elasticsearch]:
 
 @pytest.fixture
 def index(es: Elasticsearch) -> Iterator[str]:
+    """The stem of this test's state partitions, ``<stem>-YYYY.MM.DD``; deleted afterwards."""
     name = f"test-dedup-state-{uuid.uuid4().hex[:12]}"
     yield name
-    es.indices.delete(index=name, ignore_unavailable=True)
+    for partition in es.indices.get(index=f"{name}-*", allow_no_indices=True):
+        es.indices.delete(index=partition, ignore_unavailable=True)
+
+
+def parts(index: str) -> Partitions:
+    return Partitions(index, window_days=30, partition_days=15)
+
+
+def new_store(es: Elasticsearch, index: str, clock: Callable[[], float] = time.time
+              ) -> ElasticsearchStore:
+    return ElasticsearchStore(es, parts(index), clock=clock)
 
 
 def es_stage(es: Elasticsearch, index: str) -> tuple[DedupStage, ElasticsearchStore]:
-    store = ElasticsearchStore(es, index)
+    store = new_store(es, index)
     return DedupStage(store, threshold=THRESHOLD), store
 
 
@@ -128,8 +141,8 @@ def batches(articles: list[CleanArticle], size: int) -> Iterator[list[CleanArtic
 
 
 def test_state_index_is_created_with_the_explicit_mapping(es: Elasticsearch, index: str) -> None:
-    ElasticsearchStore(es, index)
-    ElasticsearchStore(es, index)  # a second replica finds it there
+    new_store(es, index)
+    index = new_store(es, index).index  # a second replica finds it there
     mapping = es.indices.get_mapping(index=index)[index]["mappings"]
     assert mapping["dynamic"] == "strict"
     assert mapping["properties"] == STATE_MAPPINGS["properties"]
@@ -162,7 +175,7 @@ def test_elasticsearch_store_decides_like_the_memory_store(es: Elasticsearch, in
     assert len(set(all_ids)) == len(all_ids)
     assert sum(len(c) > 1 for c in clusters.values()) <= len(clusters) // 20
     # A replay against the stored state gives the same answers, writing nothing.
-    again = DedupStage(ElasticsearchStore(es, index), threshold=THRESHOLD)
+    again = DedupStage(new_store(es, index), threshold=THRESHOLD)
     assert [decision(a) for a in emitted(again, articles[:50])] == [
         decision(a) for a in from_es[:50]
     ]
@@ -175,7 +188,7 @@ def test_two_replicas_put_near_duplicates_in_one_cluster(es: Elasticsearch, inde
     other = _story(rng, vocabulary)
     replica_a, _ = es_stage(es, index)
     replica_b = DedupStage(
-        ElasticsearchStore(Elasticsearch(ES_URL, request_timeout=30), index), threshold=THRESHOLD
+        new_store(Elasticsearch(ES_URL, request_timeout=30), index), threshold=THRESHOLD
     )
     (first, unrelated) = emitted(
         replica_a, [_article("https://a.example/1", body), _article("https://a.example/2", other)]
@@ -207,7 +220,7 @@ def _race(
     def replica(me: int, batch: list[CleanArticle]) -> None:
         client = Elasticsearch(ES_URL, request_timeout=30)
         try:
-            stage = DedupStage(ElasticsearchStore(client, index), threshold=THRESHOLD)
+            stage = DedupStage(new_store(client, index), threshold=THRESHOLD)
             start.wait()
             results[me] = emitted(stage, batch)
         except BaseException as error:  # re-raised below
@@ -241,7 +254,7 @@ def test_replicas_racing_on_one_index_agree(es: Elasticsearch, index: str) -> No
             assert a.cluster_id in {a.id, b.id}
             assert [a.is_duplicate, b.is_duplicate].count(True) == 1
         # What was emitted is what a replay returns.
-        replay = DedupStage(ElasticsearchStore(es, index), threshold=THRESHOLD)
+        replay = DedupStage(new_store(es, index), threshold=THRESHOLD)
         stored = emitted(replay, left + right)
         assert [decision(x) for x in stored] == [decision(x) for x in from_left + from_right]
 
@@ -251,3 +264,46 @@ def test_replicas_handling_the_same_messages_agree(es: Elasticsearch, index: str
     articles, _ = corpus(seed=4, stories=40)
     first, second = _race(index, articles, articles)
     assert [decision(a) for a in first] == [decision(a) for a in second]
+
+
+class Clock:
+    """Days since the epoch as the store's clock: state written "in the past", no sleeping."""
+
+    def __init__(self, day: float) -> None:
+        self.day = day
+
+    def __call__(self) -> float:
+        return self.day * DAY
+
+
+def test_fingerprints_stop_being_candidates_after_the_window(
+    es: Elasticsearch, index: str
+) -> None:
+    rng = random.Random(5)
+    vocabulary = _vocabulary(rng)
+    body = _story(rng, vocabulary)
+    clock = Clock(19_995)  # 2024-09-29, the first day of a 15-day partition
+    stage = DedupStage(new_store(es, index, clock), threshold=THRESHOLD)
+    (original,) = emitted(stage, [_article("https://a.example/old", body)])
+    first_partition = parts(index).current(clock())
+    assert es.indices.exists(index=first_partition)
+
+    clock.day += 29  # within the window: a near copy and an exact copy are found
+    near, exact = emitted(stage, [_article("https://b.example/1", _near(rng, vocabulary, body)),
+                                  _article("https://c.example/1", body)])
+    assert (near.duplicate_kind, near.duplicate_of) == ("near", original.id)
+    assert (exact.duplicate_kind, exact.duplicate_of) == ("exact", original.id)
+    assert es.indices.exists(index=first_partition)
+
+    # Another replica started after every day of the first partition left the 30-day window
+    # (and the one of the copies above, too).
+    later = Clock(clock.day + 46)
+    other = DedupStage(new_store(Elasticsearch(ES_URL, request_timeout=30), index, later),
+                       threshold=THRESHOLD)
+    assert not es.indices.exists(index=first_partition)  # deleted whole
+    assert es.indices.get(index=f"{index}-*").keys() == {parts(index).current(later())}
+    again, copy = emitted(other, [_article("https://d.example/1", _near(rng, vocabulary, body)),
+                                  _article("https://e.example/1", body)])
+    assert not again.is_duplicate and again.cluster_id == again.id
+    # The exact copy of the original now joins the near copy, the only story in the window.
+    assert (copy.duplicate_kind, copy.duplicate_of) == ("near", again.id)

@@ -76,6 +76,24 @@ def test_writer_indexes_into_news_but_cannot_delete_or_read_others(
     admin.indices.delete(index=f"{news}-dedup-state")
 
 
+def test_writer_deletes_dedup_state_partitions_and_no_other_index(
+    node: secure_es.SecureNode, indices: tuple[str, str]
+) -> None:
+    """The dedup worker deletes its state partitions past the window: that, and only that."""
+    news, other = indices
+    writer = _writer(node)
+    partition = f"{news}-dedup-state-2024.09.29"
+    writer.indices.create(index=partition)
+    assert writer.indices.delete(index=partition)["acknowledged"]
+    admin = node.client("elastic")
+    assert not admin.indices.exists(index=partition)
+    for name in (news, other, f"{news}-v2-000001"):
+        admin.options(ignore_status=400).indices.create(index=name)
+        with pytest.raises(AuthorizationException):
+            writer.indices.delete(index=name)
+    admin.indices.delete(index=f"{news}-v2-000001")
+
+
 def test_reader_searches_but_cannot_write_or_delete(
     node: secure_es.SecureNode, indices: tuple[str, str]
 ) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from schemas.articles import CleanArticle, DedupedArticle
-from workers.dedup.es_store import ElasticsearchStore
+from workers.dedup.es_store import ElasticsearchStore, state_partitions
 from workers.dedup.fingerprint import (
     Fingerprint,
     Fingerprinter,
@@ -230,14 +230,15 @@ def _follow(moved: Mapping[str, str], cluster_id: str) -> str:
 
 
 def build(settings: WorkerSettings, context: StageContext) -> DedupStage:
-    """Offline: state in memory. Otherwise in ``settings.dedup_index``, shared by replicas."""
+    """Offline: state in memory. Otherwise in the partitions of ``settings.dedup_index``
+    within ``settings.dedup_window_days``, shared by replicas."""
     store: DedupStore
     if context.offline:
         store = MemoryStore()
     elif context.es is None:
         raise ValueError("the dedup stage needs an Elasticsearch client unless offline")
     else:
-        store = ElasticsearchStore(context.es, settings.dedup_index,
+        store = ElasticsearchStore(context.es, state_partitions(settings),
                                    replicas=elastic.replicas(context.es, settings))
     return DedupStage(store, threshold=settings.dedup_threshold)
 

@@ -248,7 +248,12 @@ def drop_index(es: Elasticsearch, settings: WorkerSettings) -> None:
     for version in mapping_versions():
         es.options(ignore_status=404).indices.delete_index_template(
             name=template_name(settings, version))
-    es.options(ignore_status=404).indices.delete(index=settings.dedup_index)
+    # The dedup state: its time partitions, and the single index of dedup 2.0 and before.
+    # By name: deleting by wildcard is refused where action.destructive_requires_name holds.
+    state = list(es.indices.get(index=f"{settings.dedup_index}-*", expand_wildcards="open",
+                                allow_no_indices=True))
+    for name in [*state, settings.dedup_index]:
+        es.options(ignore_status=404).indices.delete(index=name)
 
 
 def count(es: Elasticsearch, settings: WorkerSettings) -> int:

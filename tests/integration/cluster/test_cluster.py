@@ -147,11 +147,13 @@ def test_host_lost_then_back(cluster_pipeline: Settings, rate: hosts.Throughput)
     report("host back", {"green after (s)": round(green, 1), "ISR 3 after (s)": round(isr, 1)})
 
 
-def test_rolling_restart_of_every_host(cluster_pipeline: Settings) -> None:
+def test_rolling_restart_of_every_host(cluster_pipeline: Settings,
+                                       rate: hosts.Throughput) -> None:
     settings = cluster_pipeline
     stream = Stream(settings, settings.topic_prefix, per_second=15)
     wait_for(lambda: progress(settings) >= 100, timeout=600, what="100 articles indexed")
-    took = {}
+    began = time.monotonic()
+    took: dict[str, float] = {"articles/s before": round(rate.rate(began - 20, began), 1)}
     for host in (1, 2, 3):
         started = time.monotonic()
         hosts.stop_host(settings, host)
@@ -160,8 +162,12 @@ def test_rolling_restart_of_every_host(cluster_pipeline: Settings) -> None:
                  and hosts.full_replicas(settings, REPLICAS), timeout=600, interval=2,
                  what=f"host {host} back: green, ISR 3, every stage at full replicas")
         took[f"host {host} (s)"] = round(time.monotonic() - started, 1)
+    ended = time.monotonic()
+    took["articles/s during"] = round(rate.rate(began, ended), 1)
     stream.join()
     settle(settings, stream.corpus)
+    settled = time.monotonic()
+    took["articles/s after"] = round(rate.rate(max(ended, settled - 30), settled), 1)
     report("rolling restart", took)
 
 
@@ -172,29 +178,35 @@ def _kill_one(settings: Settings, name: str) -> None:
 
 
 def _leader_loss(settings: Settings, rate: hosts.Throughput, find: Callable[[Settings], int],
-                 service: str) -> None:
+                 service: str, leader: str) -> None:
+    """Kill the elected ``leader`` of ``service`` (found by ``find``) under load; a new one is
+    elected, the killed node comes back, the books balance."""
     stream = Stream(settings, settings.topic_prefix, per_second=40)
     wait_for(lambda: progress(settings) >= 300, timeout=600, what="300 articles indexed")
-    leader = find(settings)
+    old = find(settings)
     killed = time.monotonic()
     before = rate.rate(killed - 20, killed)
-    _kill_one(settings, f"{service}-{leader}")
-    new = wait_for(lambda: (n := find(settings)) != leader and n, timeout=120, interval=0.5,
-                   what=f"a new {service} leader")
+    _kill_one(settings, f"{service}-{old}")
+    new = wait_for(lambda: (n := find(settings)) != old and n, timeout=120, interval=0.5,
+                   what=f"a new {leader}")
     elected = time.monotonic() - killed
     time.sleep(10)
-    hosts.restart_host(settings, leader)
+    hosts.restart_host(settings, old)
     stream.join()
     settle(settings, stream.corpus)
-    report(f"{service} leader loss", {
-        "killed host": leader, "new leader host": new, "elected after (s)": round(elected, 1),
+    settled = time.monotonic()
+    report(f"{leader} loss", {
+        "killed host": old, "new leader host": new, "elected after (s)": round(elected, 1),
         "articles/s before": round(before, 1),
-        "articles/s during (first 30 s)": round(rate.rate(killed, killed + 30), 1)})
+        "articles/s during (first 30 s)": round(rate.rate(killed, killed + 30), 1),
+        "articles/s after": round(rate.rate(settled - 30, settled), 1)})
 
 
 def test_elasticsearch_master_killed(cluster_pipeline: Settings, rate: hosts.Throughput) -> None:
-    _leader_loss(cluster_pipeline, rate, hosts.es_master_host, "elasticsearch")
+    _leader_loss(cluster_pipeline, rate, hosts.es_master_host, "elasticsearch",
+                 "Elasticsearch master")
 
 
 def test_kafka_controller_killed(cluster_pipeline: Settings, rate: hosts.Throughput) -> None:
-    _leader_loss(cluster_pipeline, rate, hosts.kafka_controller_host, "kafka")
+    _leader_loss(cluster_pipeline, rate, hosts.kafka_controller_host, "kafka",
+                 "Kafka controller")

@@ -17,8 +17,11 @@ import time
 from collections.abc import Callable, Mapping
 
 import pytest
+from kafka.admin import ConfigResource, ConfigResourceType
 
+from flows import pool
 from newsflow.audit import audit
+from newsflow.cli.status import status_json
 from newsflow.config import Settings
 from newsflow.stack import processes
 from newsflow.stack.paths import Paths
@@ -26,7 +29,8 @@ from tests.integration.cluster import hosts
 from tests.integration.cluster.conftest import articles_per_scenario
 from tests.integration.conftest import wait_for
 from tests.integration.faults.corpus import Corpus, check_books, make_corpus, progress, publish
-from workers.topology import STAGES
+from workers.io import elastic, kafka_admin
+from workers.topology import STAGES, all_topics
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
 
@@ -114,6 +118,45 @@ def recovery(settings: Settings, since: float, alive: set[int], rate: hosts.Thro
 
 def report(name: str, figures: Mapping[str, object]) -> None:
     print(f"\n[cluster] {name}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+
+
+def test_three_hosts_have_the_cluster_shape(cluster_pipeline: Settings) -> None:
+    """What `newsflow stack up --nodes 3` promises: 3 Elasticsearch nodes; RF 3 and min ISR 2
+    on every topic; 1 replica of the index and of the dedup state; 3 online Prefect workers;
+    stage runs on more than one host, as `stack status --json` reports them."""
+    settings = cluster_pipeline
+    es = elastic.client(settings)
+    assert len(es.cat.nodes(format="json").body) == 3
+    admin = kafka_admin.admin(settings)
+    try:
+        topics = all_topics(settings)
+        described = {t["name"]: t for t in admin.describe_topics(topics)}
+        assert {len(p["replica_nodes"]) for t in topics for p in described[t]["partitions"]} \
+            == {3}
+        found = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])["topic"]
+        assert {found[t]["min.insync.replicas"]["value"] for t in topics} == {"2"}
+    finally:
+        admin.close()
+    # One dedup partition, written by the first article of this pipeline.
+    publish(settings, make_corpus(f"{settings.topic_prefix}-shape", 1, 1 << 20).messages)
+    wait_for(lambda: progress(settings) == 1, timeout=300, what="the first article indexed")
+    replicas = {name: int(ix["settings"]["index"]["number_of_replicas"])
+                for name, ix in es.indices.get_settings(index=f"{settings.es_alias}-*").items()}
+    assert any("dedup-state" in name for name in replicas), replicas
+    assert set(replicas.values()) == {1}, replicas
+    assert pool.online_hosts(settings) == [1, 2, 3]
+
+    shape = status_json(settings)
+    services = {(s["name"], s["host"]): s["state"] for s in shape["services"]}
+    for host in (1, 2, 3):
+        for name in ("kafka", "elasticsearch", "corenlp", "prefect-worker"):
+            assert services[(name, host)] == "up", (name, host)
+    assert services[("prefect-server", 1)] == "up"
+    stage_hosts = {w["host"] for w in shape["workers"]}
+    assert len(stage_hosts) >= 2, shape["workers"]
+    assert {w["stage"] for w in shape["workers"]} == set(STAGES)
+    assert all(w["pid"] for w in shape["workers"])
 
 
 def test_host_lost_then_back(cluster_pipeline: Settings, rate: hosts.Throughput) -> None:

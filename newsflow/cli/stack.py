@@ -45,12 +45,13 @@ def up(
     from newsflow.stack import prefect_workers
 
     settings = settings_of(ctx)
+    hosts = nodes if nodes is not None else stack.recorded_nodes(settings)
     try:
         with console.status(
             "starting Kafka, Elasticsearch, Prefect and CoreNLP (first time: downloads)"
         ):
-            stack.up(settings, nodes=nodes, timeout=300 if (nodes or 1) > 1 else 180)
-        hosts = stack.recorded_nodes(settings)
+            # A cluster's nodes boot together on shared cores: they take longer.
+            stack.up(settings, nodes=hosts, timeout=180 if hosts == 1 else 300)
         settings = stack.widen(settings, hosts)
         init(settings)
         if hosts > 1:

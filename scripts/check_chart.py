@@ -12,6 +12,10 @@ package (docs/kubernetes.md says which):
   the jar holds no CRD YAML, so the CRDs are generated from the model as Strimzi's build does.
 - ECK and KEDA: their Go modules (the module zip carries the repository's CRD YAMLs).
 
+The Kubernetes work pool's base job template (a ConfigMap) is checked as the Job a flow run
+becomes: its manifest with Prefect's placeholders filled by values of their type, every
+placeholder declared among the template's variables.
+
 Everything fetched or built is cached under ``.stack/tools/`` (git-ignored). Kubernetes applies
 a CRD schema leniently (unknown fields are pruned, not refused); here they are errors, as with
 ``kubectl apply --validate=strict``, so that a misspelt field cannot pass.
@@ -240,7 +244,62 @@ def render(chart: Path = CHART, values: Iterable[Path] = (), sets: Iterable[str]
            "--kube-version", kube_version]
     cmd += [a for v in values for a in ("-f", str(v))]
     cmd += [a for s in sets for a in ("--set", s)]
-    return [doc for doc in yaml.safe_load_all(run(cmd).stdout) if doc]
+    objects = [doc for doc in yaml.safe_load_all(run(cmd).stdout) if doc]
+    return objects + flow_run_jobs(objects)
+
+
+JOB_TEMPLATE_KEY = "base-job-template.json"
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+# What Prefect's Kubernetes worker fills in per flow run, as values of their type.
+PLACEHOLDER_VALUES: dict[str, Any] = {
+    "name": "flow-run", "namespace": "newsflow", "labels": {},
+    "command": ["prefect", "flow-run", "execute"], "env": [],
+}
+
+
+def _fill(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v) for v in value]
+    if isinstance(value, str) and (m := PLACEHOLDER.fullmatch(value)):
+        return PLACEHOLDER_VALUES.get(m.group(1), value)  # unknown: check_job_templates says
+    if isinstance(value, str):
+        return PLACEHOLDER.sub(lambda m: str(PLACEHOLDER_VALUES.get(m.group(1), m.group(0))),
+                               value)
+    return value
+
+
+def job_templates(objects: Iterable[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(ConfigMap name, base job template) of every work-pool job template in the chart."""
+    return [(str(o["metadata"]["name"]), json.loads(o["data"][JOB_TEMPLATE_KEY]))
+            for o in objects
+            if o.get("kind") == "ConfigMap" and JOB_TEMPLATE_KEY in (o.get("data") or {})]
+
+
+def flow_run_jobs(objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Job a flow run of each job template becomes, named after its ConfigMap."""
+    jobs = []
+    for name, template in job_templates(objects):
+        job = _fill(template["job_configuration"]["job_manifest"])
+        job["metadata"].pop("generateName", None)
+        job["metadata"]["name"] = f"{name}-flow-run"
+        jobs.append(job)
+    return jobs
+
+
+def check_job_templates(objects: Iterable[dict[str, Any]]) -> list[str]:
+    """Every placeholder of a job template is one of its variables (Prefect would leave an
+    undeclared one unfilled), and one Prefect fills (here, with a value of its type)."""
+    errors = []
+    for name, template in job_templates(objects):
+        used = set(PLACEHOLDER.findall(json.dumps(template["job_configuration"])))
+        declared = set(template.get("variables", {}).get("properties", {}))
+        errors += [f"ConfigMap/{name}: placeholder {{{{ {p} }}}} is not a variable"
+                   for p in sorted(used - declared)]
+        errors += [f"ConfigMap/{name}: placeholder {{{{ {p} }}}} is not one Prefect fills"
+                   for p in sorted(used - set(PLACEHOLDER_VALUES))]
+    return errors
 
 
 def label(obj: dict[str, Any]) -> str:
@@ -309,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     schemas = crd_schemas(crd_files())
     objects = render(args.chart, args.values, args.sets)
-    errors = (check(objects, schemas) + check_rules(objects)
+    errors = (check(objects, schemas) + check_rules(objects) + check_job_templates(objects)
               + check_keda_kafka(objects, keda_kafka_parameters()))
     for line in errors:
         print(line)

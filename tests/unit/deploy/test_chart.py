@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,45 @@ def test_kedas_free_form_kafka_parameters_are_checked_against_its_scaler(
         obj["spec"]["secretTargetRef"][0].update(change)
     errors = check_chart.check_keda_kafka(objects, parameters)
     assert len(errors) == 1 and message in errors[0]
+
+
+def _job_template(objects: Objects) -> dict[str, Any]:
+    template: dict[str, Any] = json.loads(
+        _one(objects, "ConfigMap", "newsflow-prefect-job-template")["data"][
+            check_chart.JOB_TEMPLATE_KEY])
+    return template
+
+
+def test_a_flow_run_of_the_kubernetes_pool_is_a_checked_job_in_the_data_plane(
+        rendered: Objects) -> None:
+    job = _one(rendered, "Job", "newsflow-prefect-job-template-flow-run")
+    pod = job["spec"]["template"]
+    assert pod["metadata"]["labels"]["newsflow.io/data-plane"] == "true"
+    [container] = pod["spec"]["containers"]
+    assert container["image"].startswith("newsflow:")
+    # The image's entrypoint is newsflow: Prefect's command runs as `python -m prefect ...`.
+    assert container["command"] == ["python", "-m"]
+    assert container["args"] == ["prefect", "flow-run", "execute"]
+    assert {"configMapRef": {"name": "newsflow-settings"}} in container["envFrom"]
+    worker = _one(rendered, "Deployment", "newsflow-prefect-worker")
+    command = worker["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--base-job-template") + 1] == \
+        "/templates/base-job-template.json"
+    assert check_chart.check_job_templates(rendered) == []
+
+
+def test_a_broken_job_template_fails(objects: Objects, schemas: dict[Any, Any]) -> None:
+    config = _one(objects, "ConfigMap", "newsflow-prefect-job-template")
+    template = _job_template(objects)
+    container = template["job_configuration"]["job_manifest"]["spec"]["template"]["spec"][
+        "containers"][0]
+    container["imagePullPolicy"] = 3
+    template["job_configuration"]["labels"] = "{{ tags }}"
+    config["data"][check_chart.JOB_TEMPLATE_KEY] = json.dumps(template)
+    jobs = check_chart.flow_run_jobs([config])
+    errors = check_chart.check(jobs, schemas)
+    assert len(errors) == 1 and "imagePullPolicy" in errors[0], errors
+    assert check_chart.check_job_templates([config]) == [
+        "ConfigMap/newsflow-prefect-job-template: placeholder {{ tags }} is not a variable",
+        "ConfigMap/newsflow-prefect-job-template: placeholder {{ tags }} is not one Prefect "
+        "fills"]

@@ -81,6 +81,12 @@ def stop(settings: Settings, host: int) -> bool:
     runs = [p for p in flow_run_pids(settings, host) if p != worker_pid]
     processes.kill_pids(runs, timeout=20)
     stopped = processes.stop(name(host), run_dir)
+    # A worker that is shutting down still starts the runs it had already picked up (a
+    # supervisor elsewhere replaces the runs just stopped): with the worker gone, no more can
+    # come, so what carries its marker now is stopped too.
+    late = flow_run_pids(settings, host)
+    processes.kill_pids(late, timeout=20)
+    runs += late
     try:
         pool.crash_host_runs(settings, host, "its Prefect worker was stopped")
     except Exception as exc:  # the Prefect server is down: nothing to mark

@@ -42,8 +42,10 @@ def deploy(settings: Settings, replicas: int) -> None:
 
 
 def undeploy(settings: Settings) -> None:
-    prefect_workers.stop_all(settings)
+    """The deployments first (the supervisors then stop replacing runs), then each host's
+    worker with its runs, then the pool."""
     flow_deploy.delete_deployments(settings)
+    prefect_workers.stop_all(settings)
     pool.delete_pool(settings)
 
 

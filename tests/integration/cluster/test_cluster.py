@@ -140,7 +140,9 @@ def test_three_hosts_have_the_cluster_shape(cluster_pipeline: Settings) -> None:
         admin.close()
     # One dedup partition, written by the first article of this pipeline.
     publish(settings, make_corpus(f"{settings.topic_prefix}-shape", 1, 1 << 20).messages)
-    wait_for(lambda: progress(settings) == 1, timeout=300, what="the first article indexed")
+    # The first article waits for every stage's group to form (two members each): minutes
+    # when the machine is loaded.
+    wait_for(lambda: progress(settings) == 1, timeout=600, what="the first article indexed")
     replicas = {name: int(ix["settings"]["index"]["number_of_replicas"])
                 for name, ix in es.indices.get_settings(index=f"{settings.es_alias}-*").items()}
     assert any("dedup-state" in name for name in replicas), replicas

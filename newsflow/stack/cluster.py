@@ -29,7 +29,6 @@ from newsflow.stack.errors import StackError
 from newsflow.stack.paths import Paths
 
 MAX_NODES = 5
-SERVICE_NAMES = ("kafka", "elasticsearch", "prefect", "corenlp")  # the services table's names
 
 
 @dataclass(frozen=True)
@@ -107,10 +106,9 @@ def widen(settings: Settings, nodes: int) -> Settings:
         "corenlp_url": all_hosts[0].corenlp_url})
 
 
-def instances(settings: Settings, nodes: int, services: tuple[str, ...] = SERVICE_NAMES
-              ) -> list[Instance]:
-    """The processes of ``services`` on ``nodes`` hosts, host by host (the Prefect server on
-    host 1 only)."""
+def instances(settings: Settings, nodes: int, services: tuple[str, ...]) -> list[Instance]:
+    """The processes of ``services`` (names of :data:`newsflow.stack.services.SERVICES`) on
+    ``nodes`` hosts, host by host (the Prefect server on host 1 only)."""
     out = []
     peers = tuple(hosts(settings, nodes))
     for host in peers:

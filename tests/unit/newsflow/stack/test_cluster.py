@@ -10,6 +10,7 @@ from newsflow.config import Settings
 from newsflow.stack import cluster
 from newsflow.stack.errors import StackError
 from newsflow.stack.paths import Paths
+from newsflow.stack.services import SERVICES
 
 
 def test_host_n_listens_on_host_ones_ports_shifted() -> None:
@@ -32,10 +33,10 @@ def test_clients_of_a_cluster_get_every_broker_and_node() -> None:
 
 def test_one_host_keeps_the_single_node_names_and_folders(tmp_path: Path) -> None:
     settings = Settings(stack_dir=tmp_path)
-    names = [i.name for i in cluster.instances(settings, 1)]
-    assert names == ["kafka", "elasticsearch", "prefect", "corenlp"]
-    assert cluster.instances(settings, 1)[0].paths.kafka_node == tmp_path.resolve() / "kafka"
-    three = cluster.instances(settings, 3)
+    one = cluster.instances(settings, 1, SERVICES)
+    assert [i.name for i in one] == ["kafka", "elasticsearch", "prefect", "corenlp"]
+    assert one[0].paths.kafka_node == tmp_path.resolve() / "kafka"
+    three = cluster.instances(settings, 3, SERVICES)
     assert [i.name for i in three if i.host.n == 2] == ["kafka-2", "elasticsearch-2",
                                                         "corenlp-2"]
     assert [i.name for i in three if i.service == "prefect"] == ["prefect"]  # one server

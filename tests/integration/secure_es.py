@@ -44,8 +44,8 @@ from newsflow.stack.paths import STACK_FILES, Paths
 
 REPO = Path(__file__).resolve().parents[2]
 SECURE_DIR = REPO / ".stack-secure"
-HTTP_PORT = 29200
-TRANSPORT_PORT = 29300
+HTTP_PORT = 29210  # beside the cluster suite's nodes (29200-29202, transport 29300-29302)
+TRANSPORT_PORT = 29310
 ROLES_FILE = REPO / "stack" / "security" / "es-roles.json"
 USERS = {"newsflow_admin": "newsflow_admin", "newsflow_writer": "newsflow_writer",
          "newsflow_reader": "newsflow_reader"}  # user -> role
@@ -127,14 +127,16 @@ def start(base: Settings, timeout: float = 240) -> SecureNode:
     stop()  # a node left over from an interrupted session: its passwords are unknown
     stack.ensure_artifacts(settings, ["elasticsearch"])
     # Fresh config and data each session: bootstrap.password only applies to an empty node.
-    for folder in (paths.es_conf, paths.es / "data", paths.es / "tmp", paths.es_logs):
+    for folder in (paths.es_conf, paths.es / "data", paths.es / "tmp", paths.es_logs,
+                   paths.es_snapshots):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
     shutil.copytree(paths.es_home / "config", paths.es_conf, dirs_exist_ok=True)
     ep = services.bind_host(settings, "elasticsearch")
     render(STACK_FILES / "elasticsearch" / "elasticsearch.yml",
            paths.es_conf / "elasticsearch.yml", host=ep.host, port=ep.port,
-           data=paths.es / "data", logs=paths.es_logs)
+           node_name="newsflow-secure", discovery="discovery.type: single-node",
+           data=paths.es / "data", logs=paths.es_logs, snapshots=paths.es_snapshots)
     yml = (paths.es_conf / "elasticsearch.yml").read_text()
     if "xpack.security.enabled: false\n" not in yml:
         raise SecureNodeError("stack/elasticsearch/elasticsearch.yml has no "
@@ -157,7 +159,8 @@ def start(base: Settings, timeout: float = 240) -> SecureNode:
                 continue
             for name in [*dirs, *files]:
                 os.lchown(Path(root) / name, ES_UID, ES_UID)
-        for folder in (paths.es_conf, paths.es / "data", paths.es / "tmp", paths.es_logs):
+        for folder in (paths.es_conf, paths.es / "data", paths.es / "tmp", paths.es_logs,
+                   paths.es_snapshots):
             os.lchown(folder, ES_UID, ES_UID)
     prefix = as_es_user(paths, java_home)
     env = {**os.environ, "ES_JAVA_HOME": str(java_home), "ES_PATH_CONF": str(paths.es_conf),

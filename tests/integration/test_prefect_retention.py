@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from newsflow.config import Settings
-from newsflow.stack import commands
+from newsflow.stack import cluster, commands
 from newsflow.stack.endpoints import Endpoint
-from newsflow.stack.paths import Paths
 
 pytestmark = pytest.mark.integration
 
@@ -51,8 +50,9 @@ asyncio.run(main())
 
 
 def test_the_prefect_server_deletes_flow_runs_older_than_the_retention(tmp_path: Path) -> None:
-    settings = Settings(prefect_run_retention_days=14)
-    cmd = commands.prefect(settings, Paths(tmp_path, tmp_path), Endpoint("127.0.0.1", 4200))
+    settings = Settings(prefect_run_retention_days=14, stack_dir=tmp_path)
+    (server,) = cluster.instances(settings, 1, ("prefect",))
+    cmd = commands.prefect(server, Endpoint("127.0.0.1", 4200))
     assert cmd.env is not None
     # The server's own environment, minus any client setting pointing at another server.
     env = {k: v for k, v in cmd.env.items() if not k.startswith("PREFECT_API_")}

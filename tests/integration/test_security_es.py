@@ -1,7 +1,7 @@
 """Least privilege on a secured Elasticsearch node: the writer writes, the reader reads.
 
 The node is the same 9.5.3 distribution as the local stack, started secured (HTTP TLS, users,
-the roles of stack/security/es-roles.json) by tests/integration/secure_es.py on port 29200.
+the roles of stack/security/es-roles.json) by tests/integration/secure_es.py on port 29210.
 If it cannot start, the tests fail with the reason; nothing is skipped.
 """
 

@@ -21,6 +21,7 @@ from prefect import flow, get_run_logger
 
 from flows.progress import Progress
 from flows.settings import FlowSettings, load_settings
+from schemas.articles import localized
 from workers.io import elastic
 from workers.settings import WorkerSettings
 
@@ -47,6 +48,15 @@ def indices_behind_alias(es: Elasticsearch, settings: WorkerSettings) -> list[st
     return sorted(es.indices.get_alias(name=settings.es_alias))
 
 
+def _carried(source: dict[str, Any]) -> dict[str, Any]:
+    """A document as the newest mapping has it: the per-language fields of mapping 3
+    (``localized``) made from its language, title and body when it comes from an older index."""
+    if "localized" not in source and (fields := localized(
+            source.get("language"), source.get("title"), source.get("body", ""))):
+        source["localized"] = fields
+    return source
+
+
 def _copy(es: Elasticsearch, source: str, target: str, query: dict[str, Any] | None,
           op_type: str = "index") -> int:
     """Copy documents (same ``_id``) with scan + bulk; returns how many were written.
@@ -55,7 +65,8 @@ def _copy(es: Elasticsearch, source: str, target: str, query: dict[str, Any] | N
     already has a newer copy from a live writer).
     """
     actions = (
-        {"_op_type": op_type, "_index": target, "_id": hit["_id"], "_source": hit["_source"]}
+        {"_op_type": op_type, "_index": target, "_id": hit["_id"],
+         "_source": _carried(hit["_source"])}
         for hit in helpers.scan(es, index=source, query={"query": query or {"match_all": {}}},
                                 size=500, preserve_order=False)
     )

@@ -6,7 +6,10 @@
 
 The query is Elasticsearch's ``simple_query_string`` (AND by default; ``"quoted phrases"``
 match the unstemmed ``.exact`` subfields, ``-word`` excludes, ``a | b`` is OR) over the title
-(boosted), the body and the names of the article's entities. Entity names in the query are
+(boosted), the body and the names of the article's entities. The title and body are read with
+the analyser of the language filtered on (``Filters.language``: English's for "en", the
+``localized.<lang>`` fields of news-v3 for French, German, Spanish, Dutch and Italian), or with
+all of them when no language is given, so "huelgas" finds "huelga". Entity names in the query are
 mapped through the entities stage's alias table (``workers/data/entity_aliases.json``), so
 "Türkiye" also finds articles that say "Turkey" and whose canonical location is Türkiye.
 
@@ -31,12 +34,26 @@ import pycountry
 from elasticsearch import Elasticsearch
 
 import workers
+from schemas.articles import LOCALIZED_LANGUAGES
 
 log = logging.getLogger(__name__)
 
 FACETS = ("source", "language", "countries", "persons", "organizations", "locations")
 ENTITY_FIELDS = ("persons", "organizations", "locations")
-TEXT_FIELDS = ("title^3", "body", "persons.text^2", "organizations.text^2", "locations.text^2")
+ENTITY_TEXT_FIELDS = ("persons.text^2", "organizations.text^2", "locations.text^2")
+TEXT_FIELDS = ("title^3", "body", *ENTITY_TEXT_FIELDS)
+
+
+def text_fields(language: str | None) -> list[str]:
+    """The fields a query's words are matched in: English's analysis (``title``, ``body``), a
+    localized language's own, or, with no language given, every one of them."""
+    lang = language.lower() if language else None
+    if lang in LOCALIZED_LANGUAGES:
+        return [f"localized.{lang}.title^3", f"localized.{lang}.body", *ENTITY_TEXT_FIELDS]
+    if lang is None:
+        return [*TEXT_FIELDS, *(f"localized.{code}.{part}" for code in LOCALIZED_LANGUAGES
+                                for part in ("title^3", "body"))]
+    return list(TEXT_FIELDS)
 # The entities stage's table (not imported from workers.entities: that would load spaCy).
 ALIASES_FILE = Path(workers.__file__).parent / "data" / "entity_aliases.json"
 
@@ -234,7 +251,8 @@ def build_query(query: str | None, filters: Filters | None = None) -> dict[str, 
     if query and query.strip() not in ("", "*"):
         text, entities = expand_aliases(query)
         must.append({"simple_query_string": {
-            "query": text, "fields": list(TEXT_FIELDS), "default_operator": "and",
+            "query": text, "fields": text_fields((filters or Filters()).language),
+            "default_operator": "and",
             "quote_field_suffix": ".exact",
         }})
         for canonical in entities:
@@ -276,10 +294,11 @@ def build_request(
             "fields": {
                 "body": {"fragment_size": 180, "number_of_fragments": 1, "no_match_size": 180},
                 "body.exact": {"fragment_size": 180, "number_of_fragments": 1},
+                "localized.*.body": {"fragment_size": 180, "number_of_fragments": 1},
             },
         },
         "aggs": aggs,
-        "source_excludes": ["body", "entities", "metadata"],
+        "source_excludes": ["body", "entities", "metadata", "localized"],
         "sort": ["_score", {"published_at": {"order": "desc", "missing": "_last"}}],
     }
     if collapse:
@@ -380,7 +399,9 @@ def search(
         hits.append(Hit(
             id=h["_id"], score=h.get("_score"), title=src.get("title"),
             source=src.get("source"), published_at=src.get("published_at"),
-            url=src.get("url"), snippet=_first(highlight, "body.exact", "body"),
+            url=src.get("url"), snippet=_first(highlight, "body.exact",
+                                                    *(f"localized.{code}.body"
+                                                      for code in LOCALIZED_LANGUAGES), "body"),
             cluster_id=src.get("cluster_id"), language=src.get("language"),
             countries=src.get("countries", []), persons=src.get("persons", []),
             organizations=src.get("organizations", []), locations=src.get("locations", []),

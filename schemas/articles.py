@@ -240,9 +240,28 @@ class IndexDocument(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     versions: dict[str, str] = Field(default_factory=dict)
     indexed_at: datetime
+    # The title and body again under the article's language, for that language's analyser
+    # (news-v3.json): {"es": {"title": ..., "body": ...}}; None (left out) for English and for
+    # languages without an analyser, so such documents also fit an index of mapping 2.
+    localized: dict[str, dict[str, str | None]] | None = None
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode("utf-8")
+
+
+# Languages with analysed fields of their own in the news index (news-v3.json, ``localized``);
+# English is analysed in ``title`` and ``body`` themselves.
+LOCALIZED_LANGUAGES = ("fr", "de", "es", "nl", "it")
+
+
+def localized(
+    language: str | None, title: str | None, body: str
+) -> dict[str, dict[str, str | None]]:
+    """The ``localized`` field of a document in ``language`` (empty unless it is one of
+    :data:`LOCALIZED_LANGUAGES`)."""
+    if language not in LOCALIZED_LANGUAGES:
+        return {}
+    return {language: {"title": title, "body": body}}
 
 
 class SkipRecord(_Wire):

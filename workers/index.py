@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from schemas.articles import EnrichedArticle, IndexDocument
+from schemas.articles import EnrichedArticle, IndexDocument, localized
 from workers.settings import WorkerSettings
 from workers.stage import Emit, Outcome, StageContext
 from workers.topology import STAGES
@@ -32,6 +32,7 @@ def to_document(article: EnrichedArticle, indexed_at: datetime) -> IndexDocument
     fields = {name: getattr(article, name) for name in _DOC_FIELDS}
     fields["versions"] = {**article.versions, NAME: VERSION}
     fields["indexed_at"] = indexed_at
+    fields["localized"] = localized(article.language, article.title, article.body) or None
     return IndexDocument.model_validate(fields)
 
 

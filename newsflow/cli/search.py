@@ -35,7 +35,9 @@ def search(
         help="only articles naming this person, organisation or location (aliases too)")] = None,
     country: Annotated[str | None, typer.Option(
         help="only this country: ISO 3166 code or name")] = None,
-    language: Annotated[str | None, typer.Option(help="only this language code")] = None,
+    language: Annotated[str | None, typer.Option(
+        help="only this language code; for en, fr, de, es, nl and it the words are matched "
+        "with that language's analyser (stemming, stop words)")] = None,
     person: Annotated[str | None, typer.Option(help="only articles naming this person")] = None,
     organization: Annotated[str | None, typer.Option(help="only this organisation")] = None,
     location: Annotated[str | None, typer.Option(help="only this location")] = None,

@@ -119,6 +119,9 @@ def fetch_elasticsearch(paths: Paths) -> None:
     marker = paths.es_home / ".newsflow-complete"
     if marker.is_file():
         log.info("elasticsearch: %s cached in %s", ES_VERSION, paths.es_home)
+        stamp = _compat_stamp(paths)
+        if not stamp.is_file() or stamp.read_text() != _compat_source_digest():
+            _install_compat_module(paths)  # its source changed since the zip was unpacked
         return
     started = time.monotonic()
     download = paths.es / "download"
@@ -140,6 +143,18 @@ def fetch_elasticsearch(paths: Paths) -> None:
     shutil.rmtree(unpack, ignore_errors=True)
     shutil.rmtree(download, ignore_errors=True)  # Maven keeps its own copy in ~/.m2
     log.info("elasticsearch: unpacked in %s (%.1fs)", paths.es_home, time.monotonic() - started)
+
+
+def _compat_source_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((STACK_FILES / "elasticsearch" / "es9-compat").rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _compat_stamp(paths: Paths) -> Path:
+    return paths.es_home / "modules" / "es9-compat" / ".source.sha256"
 
 
 def _install_compat_module(paths: Paths) -> None:
@@ -174,6 +189,7 @@ def _install_compat_module(paths: Paths) -> None:
     (module / "plugin-descriptor.properties").write_text(
         descriptor.replace("@ES_VERSION@", ES_VERSION))
     shutil.rmtree(build, ignore_errors=True)
+    _compat_stamp(paths).write_text(_compat_source_digest())
     log.info("elasticsearch: es9-compat module installed")
 
 

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pytest
 
-from flows.reindex import drop_old_indices, indices_behind_alias
+from flows.reindex import _carried, drop_old_indices, indices_behind_alias
 from workers.settings import WorkerSettings
 
 
@@ -57,3 +57,12 @@ def test_nothing_is_dropped_without_the_alias() -> None:
 def test_the_indices_behind_the_alias_are_listed_in_order() -> None:
     es = _es([], behind_alias=["news-v2-000002", "news-v2-000001"])
     assert indices_behind_alias(es, SETTINGS) == ["news-v2-000001", "news-v2-000002"]
+
+
+def test_a_document_of_an_older_mapping_gains_its_language_fields_when_carried_over() -> None:
+    old = {"id": "a", "language": "de", "title": "Häfen", "body": "Die Häfen streiken."}
+    assert _carried(dict(old))["localized"] == {"de": {"title": "Häfen",
+                                                       "body": "Die Häfen streiken."}}
+    assert "localized" not in _carried({**old, "language": "en"})
+    newer = {**old, "localized": {"de": {"title": "x", "body": "y"}}}
+    assert _carried(dict(newer)) == newer  # already there: left as it is

@@ -11,6 +11,7 @@ from newsflow.search import (
     country_code,
     expand_aliases,
     pick_interval,
+    text_fields,
 )
 
 
@@ -73,3 +74,15 @@ def test_timeline_interval_fits_the_span() -> None:
     assert pick_interval(0, 200 * day) == "week"
     assert pick_interval(0, 3 * 365 * day) == "month"
     assert pick_interval(0, 30 * 365 * day) == "year"
+
+
+def test_a_language_filter_matches_words_with_that_languages_analyser() -> None:
+    spanish = build_query("huelgas", Filters(language="ES"))["bool"]
+    fields = spanish["must"][0]["simple_query_string"]["fields"]
+    assert fields[:2] == ["localized.es.title^3", "localized.es.body"]
+    assert not any(f.startswith(("title", "body")) for f in fields)
+    assert {"term": {"language": "es"}} in spanish["filter"]
+    assert text_fields("en")[:2] == ["title^3", "body"]  # English: title and body themselves
+    assert text_fields("pt") == text_fields("en")  # no analyser of its own
+    everything = text_fields(None)  # no language: every analyser
+    assert {"title^3", "body", "localized.de.body", "localized.it.title^3"} <= set(everything)

@@ -33,7 +33,8 @@ def test_index_stage_shapes_the_document_and_records_its_version():
 
 def test_the_document_carries_every_field_of_the_article_it_shares_entities_included():
     # Every document field but the index's own comes from the article, so none is left out.
-    assert set(IndexDocument.model_fields) - {"indexed_at"} <= set(EnrichedArticle.model_fields)
+    own = {"indexed_at", "localized"}
+    assert set(IndexDocument.model_fields) - own <= set(EnrichedArticle.model_fields)
     article = EnrichedArticle(
         id="abc", url="https://e.com/1", canonical_url="https://e.com/1", source="e.com",
         title="T", body="Ada Lovelace wrote.", word_count=3, cluster_id="c1", text_hash="h",
@@ -45,6 +46,28 @@ def test_the_document_carries_every_field_of_the_article_it_shares_entities_incl
     )
     [outcome] = IndexStage().process([article])
     assert isinstance(outcome, Emit)
-    shared = set(IndexDocument.model_fields) - {"indexed_at", "versions"}
+    shared = set(IndexDocument.model_fields) - {"indexed_at", "versions", "localized"}
     assert outcome.article.model_dump(include=shared) == article.model_dump(include=shared)
     assert outcome.article.entities[0].mentions == [Mention(start=0, end=12)]
+
+
+def test_an_article_in_a_language_with_an_analyser_is_indexed_again_under_its_language():
+    def doc(language):
+        article = EnrichedArticle(
+            id="abc", url="https://e.com/1", canonical_url="https://e.com/1", source="e.com",
+            title="Huelga en el puerto", body="Los estibadores convocan huelgas.", word_count=4,
+            cluster_id="c1", text_hash="h", language=language)
+        [outcome] = IndexStage().process([article])
+        assert isinstance(outcome, Emit)
+        return outcome.article
+
+    _, body = index_definition()
+    localized = body["mappings"]["properties"]["localized"]["properties"]
+    assert localized["es"]["properties"]["body"]["analyzer"] == "spanish"
+    assert doc("es").localized == {"es": {"title": "Huelga en el puerto",
+                                          "body": "Los estibadores convocan huelgas."}}
+    # English is analysed in title and body; a language without an analyser has none: the
+    # field is left out of the JSON, so such documents also fit an index of mapping 2.
+    for language in ("en", "pt", None):
+        assert doc(language).localized is None
+        assert "localized" not in doc(language).model_dump_json(exclude_none=True)

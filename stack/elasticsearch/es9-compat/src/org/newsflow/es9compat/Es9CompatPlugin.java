@@ -2,7 +2,12 @@ package org.newsflow.es9compat;
 
 import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.analysis.CharArraySet;
+import org.apache.lucene.analysis.de.GermanAnalyzer;
 import org.apache.lucene.analysis.en.EnglishAnalyzer;
+import org.apache.lucene.analysis.es.SpanishAnalyzer;
+import org.apache.lucene.analysis.fr.FrenchAnalyzer;
+import org.apache.lucene.analysis.it.ItalianAnalyzer;
+import org.apache.lucene.analysis.nl.DutchAnalyzer;
 import org.apache.lucene.analysis.TokenStream;
 import org.apache.lucene.analysis.en.EnglishMinimalStemFilter;
 import org.apache.lucene.analysis.en.EnglishPossessiveFilter;
@@ -41,7 +46,7 @@ import java.util.Map;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 
-/** newsflow's local-stack stand-in for the rest-root module (GET /) and the english analyzer + a few token filters of analysis-common, which 9.x does not publish to Maven Central. */
+/** newsflow's local-stack stand-in for the rest-root module (GET /) and the language analyzers (english, french, german, spanish, dutch, italian) + a few token filters of analysis-common, which 9.x does not publish to Maven Central. */
 public class Es9CompatPlugin extends Plugin implements ActionPlugin, AnalysisPlugin {
     private volatile ClusterService clusterService;
 
@@ -88,15 +93,21 @@ public class Es9CompatPlugin extends Plugin implements ActionPlugin, AnalysisPlu
         }
     }
 
-    static class EnglishProvider extends AbstractIndexAnalyzerProvider<EnglishAnalyzer> {
-        private final EnglishAnalyzer analyzer;
-        EnglishProvider(IndexSettings is, Environment env, String name, Settings settings) {
-            super(name);
-            analyzer = new EnglishAnalyzer(
-                Analysis.parseStopWords(env, settings, EnglishAnalyzer.getDefaultStopSet()),
+    /** A Lucene language analyzer as analysis-common registers it: its default stop words unless
+     *  "stopwords" is set, "stem_exclusion" words left unstemmed. */
+    interface LanguageAnalyzer {
+        Analyzer make(CharArraySet stopwords, CharArraySet stemExclusion);
+    }
+
+    static AnalysisProvider<AnalyzerProvider<? extends Analyzer>> language(LanguageAnalyzer make, CharArraySet defaults) {
+        return (is, env, name, settings) -> {
+            Analyzer analyzer = make.make(
+                Analysis.parseStopWords(env, settings, defaults),
                 Analysis.parseStemExclusion(settings, CharArraySet.EMPTY_SET));
-        }
-        @Override public EnglishAnalyzer get() { return analyzer; }
+            return new AbstractIndexAnalyzerProvider<Analyzer>(name) {
+                @Override public Analyzer get() { return analyzer; }
+            };
+        };
     }
 
     /** Simple token filter factory backed by a lambda. */
@@ -136,6 +147,12 @@ public class Es9CompatPlugin extends Plugin implements ActionPlugin, AnalysisPlu
 
     @Override
     public Map<String, AnalysisProvider<AnalyzerProvider<? extends Analyzer>>> getAnalyzers() {
-        return Map.of("english", EnglishProvider::new);
+        return Map.of(
+            "english", language(EnglishAnalyzer::new, EnglishAnalyzer.getDefaultStopSet()),
+            "french", language(FrenchAnalyzer::new, FrenchAnalyzer.getDefaultStopSet()),
+            "german", language(GermanAnalyzer::new, GermanAnalyzer.getDefaultStopSet()),
+            "spanish", language(SpanishAnalyzer::new, SpanishAnalyzer.getDefaultStopSet()),
+            "dutch", language(DutchAnalyzer::new, DutchAnalyzer.getDefaultStopSet()),
+            "italian", language(ItalianAnalyzer::new, ItalianAnalyzer.getDefaultStopSet()));
     }
 }

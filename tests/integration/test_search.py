@@ -173,14 +173,14 @@ def test_pages_do_not_overlap(corpus) -> None:
     assert not {h.id for h in first.hits} & {h.id for h in second.hits}
 
 
-def test_new_install_is_a_v2_generation_behind_the_alias(corpus) -> None:
+def test_new_install_is_a_generation_of_the_newest_mapping_behind_the_alias(corpus) -> None:
     es, settings = corpus
     index = elastic.write_index(es, settings.es_alias)
-    assert index == f"{settings.es_alias}-v2-000001"
+    assert index == f"{settings.es_alias}-v3-000001"
     mapping = es.indices.get_mapping(index=index)[index]["mappings"]
-    assert mapping["dynamic"] == "strict" and mapping["_meta"]["mapping_version"] == 2
-    templates = es.indices.get_index_template(name=f"{settings.es_alias}-v2")["index_templates"]
-    assert templates[0]["index_template"]["index_patterns"] == [f"{settings.es_alias}-v2-*"]
+    assert mapping["dynamic"] == "strict" and mapping["_meta"]["mapping_version"] == 3
+    templates = es.indices.get_index_template(name=f"{settings.es_alias}-v3")["index_templates"]
+    assert templates[0]["index_template"]["index_patterns"] == [f"{settings.es_alias}-v3-*"]
 
 
 def test_rollover_keeps_every_generation_searchable(base_settings: Settings) -> None:
@@ -194,7 +194,7 @@ def test_rollover_keeps_every_generation_searchable(base_settings: Settings) -> 
         assert not waiting.rolled_over and waiting.conditions
         done = elastic.rollover(es, settings, max_docs=1)
         assert done.rolled_over and done.old_index == first
-        assert done.new_index == f"{settings.es_alias}-v2-000002"
+        assert done.new_index == f"{settings.es_alias}-v3-000002"
         assert elastic.write_index(es, settings.es_alias) == done.new_index
         elastic.bulk_index(es, settings.es_alias, [(CORPUS[3].id, CORPUS[3].to_bytes())])
         es.indices.refresh(index=settings.es_alias)

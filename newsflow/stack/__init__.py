@@ -14,12 +14,12 @@ from newsflow.stack.cluster import recorded_nodes, widen
 from newsflow.stack.errors import StackError
 from newsflow.stack.java import find_java_home
 from newsflow.stack.lifecycle import ServiceStatus, down, ensure_artifacts, remove, status, up
-from newsflow.stack.pins import CORENLP_MODEL, ES_VERSION
+from newsflow.stack.pins import CORENLP_MODELS, ES_VERSION
 from newsflow.stack.prefect_workers import status as prefect_worker_status
 from newsflow.stack.services import SERVICES, healthy
 
 __all__ = [
-    "CORENLP_MODEL",
+    "CORENLP_MODELS",
     "ES_VERSION",
     "SERVICES",
     "ServiceStatus",

@@ -31,7 +31,7 @@ from newsflow.stack.endpoints import Endpoint
 from newsflow.stack.errors import StackError
 from newsflow.stack.java import find_java_home
 from newsflow.stack.paths import STACK_FILES, Paths
-from newsflow.stack.pins import CORENLP_MODEL
+from newsflow.stack.pins import CORENLP_MODELS_ARG
 from workers.settings import env_var
 
 log = logging.getLogger(__name__)
@@ -224,7 +224,7 @@ def corenlp(inst: Instance, ep: Endpoint) -> Command:
         str(STACK_FILES / "corenlp" / "NerServer.java"),  # our loopback server, run from source
         ep.host,
         str(ep.port),
-        CORENLP_MODEL,
+        CORENLP_MODELS_ARG,
         "4",  # threads: requests from every entities replica on the host
     ]
     return Command(argv, cwd=paths.corenlp)

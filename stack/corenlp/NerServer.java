@@ -1,19 +1,22 @@
 // A loopback HTTP server around Stanford CoreNLP's CRF named-entity tagger, for the entities
 // stage (workers/entities/corenlp.py). Run as a single source file, nothing to build:
 //
-//   java -cp '<stack_dir>/corenlp/libs/*' stack/corenlp/NerServer.java HOST PORT MODEL THREADS
+//   java -cp '<stack_dir>/corenlp/libs/*' stack/corenlp/NerServer.java HOST PORT MODELS THREADS
+//
+// MODELS: "LANG=MODEL,LANG=MODEL..." (a bare MODEL is English's), one CRF per language, each with
+// CoreNLP's tokenizer for that language; the first language is the default.
 //
 // Why our own and not CoreNLP's StanfordCoreNLPServer: that one listens on every interface (it
 // has no bind-address option, and its subnet block list only works in Stanford's public-server
 // mode), and it accepts serialized Java objects as input. This one binds HOST only and reads
 // plain UTF-8 text. It runs CoreNLP's own pipeline (tokenize, ssplit, ner) with one CRF model
-// and none of the extras (SUTime, numeric and fine-grained classifiers).
+// per language and none of the extras (SUTime, numeric and fine-grained classifiers).
 //
 //   GET  /ready  -> 200 "ready" once the model is loaded (it is loaded before listening)
-//   POST /ner    (body: UTF-8 text) -> 200 {"model": MODEL, "spans": [[begin, end, "LABEL"], ...]}
+//   POST /ner[?lang=LANG]  (body: UTF-8 text) -> 200 {"model": MODEL, "spans": [[begin, end, "LABEL"], ...]}
 //                  offsets in UTF-16 code units (Java's), adjacent tokens of one label within
 //                  a sentence merged into one span (the CoNLL model tags IO, not BIO)
-//   anything else -> 404 / 405; a body that is not valid UTF-8 -> 400; a text longer than
+//   a language without a model -> 404; anything else -> 404 / 405; a body that is not valid UTF-8 -> 400; a text longer than
 //   MAX_CHARS -> 413 (the client sends long texts in pieces); a text the pipeline fails on
 //   -> 500 with the error
 //
@@ -38,7 +41,9 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Executors;
 import java.util.regex.Pattern;
@@ -49,23 +54,21 @@ public class NerServer {
 
   public static void main(String[] args) throws Exception {
     if (args.length != 4) {
-      System.err.println("usage: NerServer HOST PORT MODEL THREADS");
+      System.err.println("usage: NerServer HOST PORT LANG=MODEL[,LANG=MODEL...] THREADS");
       System.exit(2);
     }
     InetSocketAddress address = new InetSocketAddress(InetAddress.getByName(args[0]),
         Integer.parseInt(args[1]));
-    String model = args[2];
-    Properties props = new Properties();
-    props.setProperty("annotators", "tokenize,ssplit,ner");
-    props.setProperty("tokenize.options", "invertible=true");
-    props.setProperty("ner.model", model);
-    props.setProperty("ner.applyFineGrained", "false");
-    props.setProperty("ner.useSUTime", "false");
-    props.setProperty("ner.applyNumericClassifiers", "false");
-    props.setProperty("ner.buildEntityMentions", "false");
-    // One pipeline for all threads, as CoreNLP's own server shares one.
-    StanfordCoreNLP pipeline = new StanfordCoreNLP(props);
-    String head = "{\"model\":\"" + model.replace("\\", "\\\\").replace("\"", "\\\"") + "\",";
+    // language -> {pipeline, the answer's head naming its model}; the first is the default.
+    Map<String, StanfordCoreNLP> pipelines = new LinkedHashMap<>();
+    Map<String, String> heads = new LinkedHashMap<>();
+    for (String entry : args[2].split(",")) {
+      String[] parts = entry.contains("=") ? entry.split("=", 2) : new String[] {"en", entry};
+      pipelines.put(parts[0], pipeline(parts[0], parts[1]));
+      heads.put(parts[0], "{\"model\":\"" + parts[1].replace("\\", "\\\\")
+          .replace("\"", "\\\"") + "\",");
+    }
+    String fallback = pipelines.keySet().iterator().next();
     HttpServer server = HttpServer.create(address, 64);
     server.createContext("/ready", exchange -> reply(exchange, 200, "text/plain", "ready"));
     server.createContext("/ner", exchange -> {
@@ -88,10 +91,17 @@ public class NerServer {
               + " UTF-16 units is over " + MAX_CHARS + ": send it in pieces");
           return;
         }
+        String query = exchange.getRequestURI().getQuery();
+        String lang = query != null && query.startsWith("lang=") ? query.substring(5) : fallback;
+        StanfordCoreNLP pipeline = pipelines.get(lang);
+        if (pipeline == null) {
+          reply(exchange, 404, "text/plain", "no model for language " + lang);
+          return;
+        }
         text = LONG_RUN.matcher(text).replaceAll(run -> " ".repeat(run.group().length()));
         CoreDocument document = new CoreDocument(text);
         pipeline.annotate(document);
-        reply(exchange, 200, "application/json", head + spans(document.sentences()));
+        reply(exchange, 200, "application/json", heads.get(lang) + spans(document.sentences()));
       } catch (RuntimeException | Error e) {
         // Answered, so the client need not wait for its timeout to learn the text failed.
         System.err.println("NerServer: failed on a text of " + exchange.getRequestHeaders()
@@ -103,7 +113,21 @@ public class NerServer {
     });
     server.setExecutor(Executors.newFixedThreadPool(Integer.parseInt(args[3])));
     server.start();
-    System.err.println("NerServer: " + model + " on " + address);
+    System.err.println("NerServer: " + args[2] + " on " + address);
+  }
+
+  static StanfordCoreNLP pipeline(String lang, String model) {
+    Properties props = new Properties();
+    props.setProperty("annotators", "tokenize,ssplit,ner");
+    props.setProperty("tokenize.language", lang);
+    props.setProperty("tokenize.options", "invertible=true");
+    props.setProperty("ner.model", model);
+    props.setProperty("ner.applyFineGrained", "false");
+    props.setProperty("ner.useSUTime", "false");
+    props.setProperty("ner.applyNumericClassifiers", "false");
+    props.setProperty("ner.buildEntityMentions", "false");
+    // One pipeline per language for all threads, as CoreNLP's own server shares one.
+    return new StanfordCoreNLP(props);
   }
 
   static String spans(List<CoreSentence> sentences) {

@@ -33,10 +33,10 @@ def stage(base_settings: Settings) -> Iterator[EntitiesStage]:
     stage.close()
 
 
-def deduped(id_: str, body: str) -> DedupedArticle:
+def deduped(id_: str, body: str, language: str = "en") -> DedupedArticle:
     return DedupedArticle(
         id=id_, url=f"https://corenlp.example/{id_}", canonical_url=f"https://corenlp.example/{id_}",
-        source="corenlp.example", body=body, language="en", word_count=len(body.split()),
+        source="corenlp.example", body=body, language=language, word_count=len(body.split()),
         cluster_id=id_, text_hash=id_,
     )
 
@@ -174,11 +174,32 @@ def test_a_text_the_server_cannot_answer_is_dead_lettered_with_its_reason(
     assert by_id["fine"].kind == "emitted"
 
 
+def test_german_articles_are_tagged_by_corenlps_german_model(stage: EntitiesStage) -> None:
+    body = ("Bundeskanzler Olaf Scholz hat am Montag das Siemens-Werk in Erlangen besucht. "
+            "Danach reiste Scholz nach Frankreich, wo er Emmanuel Macron traf. Die Deutsche "
+            "Bahn kündigte unterdessen neue Verbindungen nach Paris an.")
+    [german] = run(stage, [deduped("de-1", body, language="de")])
+    assert german.entities_skipped is None
+    assert german.entities_model == "corenlp-german.distsim"
+    assert {"Olaf Scholz", "Emmanuel Macron"} <= set(german.persons)
+    assert "Deutsche Bahn" in german.organizations
+    # "Frankreich" is named as in English articles, and counted as a country.
+    assert {"Erlangen", "France", "Paris"} <= set(german.locations)
+    assert {"DE", "FR"} <= set(german.countries)
+    for entity in german.entities:
+        assert all(body[m.start:m.end].strip() == body[m.start:m.end] for m in entity.mentions)
+
+
 def test_server_contract(base_settings: Settings) -> None:
     url = base_settings.corenlp_url.rstrip("/")
     answer = httpx.post(f"{url}/ner", content=b"Angela Merkel visited Oslo.").json()
     assert answer["spans"] == [[0, 13, "PERSON"], [22, 26, "LOCATION"]]
     assert answer["model"].endswith("english.conll.4class.distsim.crf.ser.gz")
+    german = httpx.post(f"{url}/ner?lang=de", content=b"Angela Merkel besuchte Oslo.")
+    assert german.json()["spans"] == [[0, 13, "PERSON"], [23, 27, "LOCATION"]]
+    assert german.json()["model"].endswith("german.distsim.crf.ser.gz")
+    no_model = httpx.post(f"{url}/ner?lang=xx", content=b"Angela Merkel")
+    assert no_model.status_code == 404 and "no model for language xx" in no_model.text
     assert httpx.post(f"{url}/ner", content=b"caf\xe9 au lait").status_code == 400
     assert httpx.get(f"{url}/ner").status_code == 405
     too_long = httpx.post(f"{url}/ner", content=b"a " * 50_001, timeout=60)

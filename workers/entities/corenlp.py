@@ -2,7 +2,8 @@
 
 In: spaCy Docs. Out: the same Docs with ``doc.ents`` set to the names that our loopback server
 (``stack/corenlp/NerServer.java``, at ``settings.corenlp_url``; ``newsflow stack up`` starts it)
-finds with CoreNLP's CoNLL-2003 model, so every rule after the model reads them as it would
+finds with CoreNLP's model for the text's language (English: CoNLL-2003; German: GermEval
+2014), so every rule after the model reads them as it would
 spaCy's. The server counts offsets in UTF-16 code units (Java strings): they are mapped back to
 Python's code points. Why CoreNLP and not a bigger spaCy model: docs/stages/entities.md.
 
@@ -132,9 +133,11 @@ class CoreNlpClient:
         timeout: float = 60,
         concurrency: int = 2,
         max_chars: int = MAX_REQUEST_CHARS,
+        language: str = "en",
     ) -> None:
         self.url = url
-        self._ner_url = f"{url.rstrip('/')}/ner"
+        # The server holds one model per language (NerServer.java); English is its default.
+        self._ner_url = f"{url.rstrip('/')}/ner?lang={language}"
         self.model: str | None = None  # the model the server says it ran, once it has answered
         self.timeout = timeout  # of one request, read when it is sent
         self.concurrency = concurrency
@@ -248,9 +251,11 @@ class CoreNlpNer:
 
 @Language.factory(
     COMPONENT,
-    default_config={"url": "http://127.0.0.1:9000", "timeout": 60.0, "concurrency": 2},
+    default_config={"url": "http://127.0.0.1:9000", "timeout": 60.0, "concurrency": 2,
+                    "language": "en"},
 )
 def make_corenlp_ner(
-    nlp: Language, name: str, url: str, timeout: float, concurrency: int
+    nlp: Language, name: str, url: str, timeout: float, concurrency: int, language: str
 ) -> CoreNlpNer:
-    return CoreNlpNer(CoreNlpClient(url, timeout=timeout, concurrency=concurrency))
+    return CoreNlpNer(CoreNlpClient(url, timeout=timeout, concurrency=concurrency,
+                                    language=language))

@@ -12,7 +12,7 @@ from newsflow.stack import cluster, commands
 from newsflow.stack.cluster import Instance
 from newsflow.stack.endpoints import Endpoint
 from newsflow.stack.paths import Paths
-from newsflow.stack.pins import CORENLP_MODEL
+from newsflow.stack.pins import CORENLP_MODELS_ARG
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_corenlp_runs_our_ner_server_from_source(paths: Paths) -> None:
                                  Endpoint("127.0.0.1", 9000))
     assert cmd.argv[:2] == ["/jdk/corenlp/bin/java", "-Xmx1g"]
     assert cmd.argv[4].endswith("NerServer.java")
-    assert cmd.argv[5:] == ["127.0.0.1", "9000", CORENLP_MODEL, "4"]
+    assert cmd.argv[5:] == ["127.0.0.1", "9000", CORENLP_MODELS_ARG, "4"]
 
 
 def test_prefect_keeps_its_database_in_the_stack_folder(paths: Paths) -> None:

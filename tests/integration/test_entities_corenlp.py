@@ -175,14 +175,15 @@ def test_a_text_the_server_cannot_answer_is_dead_lettered_with_its_reason(
 
 
 def test_german_articles_are_tagged_by_corenlps_german_model(stage: EntitiesStage) -> None:
-    body = ("Bundeskanzler Olaf Scholz hat am Montag das Siemens-Werk in Erlangen besucht. "
-            "Danach reiste Scholz nach Frankreich, wo er Emmanuel Macron traf. Die Deutsche "
-            "Bahn kündigte unterdessen neue Verbindungen nach Paris an.")
+    body = ("Bundeskanzler Olaf Scholz hat am Montag die Firma Siemens in Erlangen besucht. "
+            "Danach reiste Scholz nach Frankreich, wo er Emmanuel Macron traf. Volkswagen "
+            "kündigte unterdessen neue Pläne in Paris an.")
     [german] = run(stage, [deduped("de-1", body, language="de")])
     assert german.entities_skipped is None
     assert german.entities_model == "corenlp-german.distsim"
     assert {"Olaf Scholz", "Emmanuel Macron"} <= set(german.persons)
-    assert "Deutsche Bahn" in german.organizations
+    assert {"Siemens", "Volkswagen"} <= set(german.organizations)
+    assert german.entities[0].name == "Olaf Scholz" and german.entities[0].count == 2
     # "Frankreich" is named as in English articles, and counted as a country.
     assert {"Erlangen", "France", "Paris"} <= set(german.locations)
     assert {"DE", "FR"} <= set(german.countries)

@@ -83,7 +83,9 @@ def test_an_inflected_form_finds_the_article_in_its_language(
 
 
 @pytest.mark.parametrize(("lang", "form", "other"), [
-    ("es", "huelgas", "huelga"), ("de", "Häfen", "Hafen"), ("nl", "stakingen", "staking"),
+    # German: not "Häfen", which ASCII folding alone already makes "hafen".
+    ("es", "huelgas", "huelga"), ("de", "Verhandlungen", "Verhandlung"),
+    ("nl", "stakingen", "staking"),
     ("it", "scioperi", "sciopero"), ("fr", "grèves", "grève")])
 def test_the_languages_analyser_joins_the_forms_the_neutral_field_keeps_apart(
         corpus: tuple[Elasticsearch, str], lang: str, form: str, other: str) -> None:

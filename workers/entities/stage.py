@@ -21,7 +21,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import nullcontext
 
-import spacy
 from spacy.language import Language
 
 from schemas.articles import DedupedArticle, EnrichedArticle, Entity
@@ -30,7 +29,15 @@ from workers.entities.gazetteer import Aliases, Gazetteer, pycountry_code
 from workers.entities.labels import EntityType
 from workers.entities.lexicon import lexicon
 from workers.entities.mentions import EntityReader
-from workers.entities.models import add_gazetteer_ruler, describe, load_english, load_ner
+from workers.entities.models import (
+    add_gazetteer_ruler,
+    available,
+    describe,
+    load_corenlp,
+    load_english,
+    load_ner,
+)
+from workers.entities.plain import PlainReader
 from workers.entities.recase import Recaser, unwrap
 from workers.settings import WorkerSettings
 from workers.stage import Emit, Outcome, StageContext
@@ -68,7 +75,8 @@ class EntitiesStage:
         self.others = others or {}
         self.aliases = aliases
         self.gazetteer = gazetteer or Gazetteer.load(aliases)
-        self.reader = EntityReader(aliases, self.gazetteer)
+        self.reader = EntityReader(aliases, self.gazetteer)  # English
+        self.plain = PlainReader(aliases, self.gazetteer)  # every other language
         self.recase = Recaser.build(aliases, self.gazetteer, nlp.path if nlp else None)
         # (text_hash, digest of the body) -> entities. text_hash alone is not enough: it is
         # computed over lower-cased words, and offsets need the very same text.
@@ -110,7 +118,9 @@ class EntitiesStage:
                 docs = (corenlp.make_doc(nlp, text) for text in texts.values())
                 for key, doc in zip(texts, nlp.pipe(docs), strict=True):
                     ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-                    found[key] = self.reader.entities(corenlp.text_of(doc), ents)
+                    text = corenlp.text_of(doc)
+                    found[key] = (self.reader.entities(text, ents) if lang == "en"
+                                  else self.plain.entities(text, lang, ents))
                     self._remember(key, found[key])
             self.texts_run += len(texts)
         outcomes: list[Outcome] = []
@@ -201,10 +211,16 @@ def build(settings: WorkerSettings, context: StageContext) -> EntitiesStage:
     if settings.entities_enabled:
         nlp = load_english(settings)
         add_gazetteer_ruler(nlp, aliases)
+        # Languages CoreNLP tags, unless the English backend is spaCy's (no server at all).
+        on_corenlp = settings.corenlp_languages if settings.ner_backend == "corenlp" else []
         for lang, package in settings.spacy_models.items():
-            if spacy.util.is_package(package):  # configured and installed
+            if lang in on_corenlp:
+                continue
+            if available(package):  # configured and installed (or shipped)
                 others[lang] = load_ner(package)
             else:
                 log.warning("no spaCy package %s for language %s: its articles get no "
                             "entities (no-model:%s)", package, lang, lang)
+        for lang in on_corenlp:
+            others[lang] = load_corenlp(lang, settings)
     return EntitiesStage(nlp, aliases, gazetteer, others)

@@ -19,7 +19,7 @@ export NEWSFLOW_SHARED_DIR := $(_SHARED)
 endif
 endif
 
-.PHONY: run deploy test unit faults cluster lint check-layers check-chart status down install clean audit-deps lock
+.PHONY: run deploy test unit faults cluster ner-models lint check-layers check-chart status down install clean audit-deps lock
 
 # Dependencies come from the lock file only, each checked against its SHA-256 (--require-hashes);
 # then the project itself, without dependencies.
@@ -43,6 +43,11 @@ audit-deps: install
 	$(PY) scripts/audit_deps.py $(AUDIT_FLAGS)
 
 install: $(STAMP)
+
+## ner-models: retrain the Dutch and Italian NER models of the entities stage into
+## workers/data/ner from the training splits in ../shared (scripts/train_ner.py; about N min)
+ner-models: install
+	$(PY) scripts/train_ner.py nl it
 
 ## run: start the stack, deploy the stage workers on Prefect, publish the seeds, wait, search
 run: deploy

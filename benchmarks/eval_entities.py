@@ -2,11 +2,15 @@
 
     python benchmarks/eval_entities.py                       # the gold set (tests/data/ner-gold)
     python benchmarks/eval_entities.py --conll eng.testb     # a CoNLL-2003-style file: PER/ORG/LOC
+    python benchmarks/eval_entities.py --conll ../shared/data/ner-multilingual/es/esp.testa \
+        --language es --per-doc 10                           # other languages (stages/entities.md)
     python benchmarks/eval_entities.py --standoff benchmarks/data/ner-reuters-test.jsonl
     python benchmarks/eval_entities.py --standoff benchmarks/data/ner-bbc-sport-test.jsonl
     python benchmarks/eval_entities.py --baseline ...        # the bare model, plain label mapping
     NEWSFLOW_NER_BACKEND=spacy python benchmarks/eval_entities.py ...   # spaCy's model instead
     python benchmarks/eval_entities.py --speed ../shared/data/bbc-news/bbc-news.jsonl
+    python benchmarks/eval_entities.py --speed ../shared/data/ner-multilingual/nl/ned.testa \
+        --language nl                                        # 15 sentences an article
 
 Quality: precision, recall and F1 per type, micro-averaged over all mentions, at two levels:
 ``mention`` (exact character spans with their type) and ``canonical`` (the set of (canonical
@@ -43,6 +47,7 @@ import gzip
 import json
 import os
 import re
+import resource
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -75,8 +80,12 @@ def read_gold(path: Path) -> list[Doc]:
     return docs
 
 
-def read_conll(path: Path) -> list[Doc]:
-    """CoNLL-2003 columns (token ... tag), IOB1 or IOB2 tags, -DOCSTART- between documents."""
+def read_conll(path: Path, per_doc: int = 0) -> list[Doc]:
+    """CoNLL-2003 columns (token ... tag), IOB1 or IOB2 tags, -DOCSTART- between documents;
+    also CoNLL-2002 (Spanish, Dutch), KIND (token, tag) and GermEval 2014 (``#`` lines, then
+    index, token, outer tag, inner tag: the outer tag is scored; LOCderiv, ORGpart and OTH are
+    not PER/ORG/LOC). ``per_doc`` > 0 also cuts a document after that many sentences (files
+    without -DOCSTART- would otherwise be one document)."""
     docs: list[Doc] = []
     lines: list[str] = []
     spans: list[tuple[int, int, str, str]] = []
@@ -100,6 +109,8 @@ def read_conll(path: Path) -> list[Doc]:
             spans.append((current[0], pos - 1, CONLL_TYPES.get(current[1], ""), ""))
         lines.append(" ".join(words))
         sentence.clear()
+        if per_doc and len(lines) >= per_doc:
+            end_doc()
 
     def end_doc() -> None:
         if sentence:
@@ -117,6 +128,10 @@ def read_conll(path: Path) -> list[Doc]:
                 end_sentence()
         elif cols[0] == "-DOCSTART-":
             end_doc()
+        elif raw.startswith("#\t"):  # GermEval: a sentence's source
+            continue
+        elif len(cols) == 4 and cols[0].isdigit():  # GermEval: idx token outer inner
+            sentence.append((cols[1], cols[2]))
         else:
             sentence.append((cols[0], cols[-1]))
     end_doc()
@@ -210,14 +225,14 @@ def conll_layout(
     return out
 
 
-def article(id_: str, body: str) -> DedupedArticle:
+def article(id_: str, body: str, language: str = "en") -> DedupedArticle:
     return DedupedArticle(
         id=id_,
         url=f"https://gold.example/{id_}",
         canonical_url=f"https://gold.example/{id_}",
         source="gold.example",
         body=body,
-        language="en",
+        language=language,
         word_count=len(body.split()),
         cluster_id=id_,
         text_hash=id_,
@@ -229,9 +244,10 @@ def batched(items: list[DedupedArticle], size: int) -> Iterator[list[DedupedArti
         yield items[i : i + size]
 
 
-def predict(stage: EntitiesStage, docs: list[Doc]) -> list[list[tuple[int, int, str, str]]]:
+def predict(stage: EntitiesStage, docs: list[Doc], language: str = "en"
+            ) -> list[list[tuple[int, int, str, str]]]:
     out: list[list[tuple[int, int, str, str]]] = []
-    for batch in batched([article(i, body) for i, body, _ in docs], 64):
+    for batch in batched([article(i, body, language) for i, body, _ in docs], 64):
         for outcome in stage.process(batch):
             assert isinstance(outcome, Emit)
             enriched = outcome.article
@@ -320,16 +336,23 @@ def bodies(paths: list[Path], limit: int) -> list[str]:
 
 
 def speed(
-    settings: Settings, stage: EntitiesStage, path: Path, limit: int, batch: int, bare: bool
+    settings: Settings, stage: EntitiesStage, path: Path, limit: int, batch: int, bare: bool,
+    language: str = "en", per_doc: int = 15,
 ) -> None:
-    """Articles per CPU second through the stage, or (``bare``) through the model alone."""
-    texts = bodies([path], limit)
+    """Articles per CPU second through the stage, or (``bare``) through the English model
+    alone; over a JSONL file's bodies, or a CoNLL-style file's texts cut ``per_doc``
+    sentences to an article (the other languages: no news corpus of theirs is here)."""
+    if path.suffix in (".jsonl", ".gz"):
+        texts = bodies([path], limit)
+    else:
+        texts = [body for _, body, _ in read_conll(path, per_doc)][:limit]
     # Distinct ids and hashes: no article may be served from the duplicate cache.
-    items = [article(f"s{i}", body) for i, body in enumerate(texts)]
+    items = [article(f"s{i}", body, language) for i, body in enumerate(texts)]
     assert stage.nlp is not None
     model = bare_model(settings) if bare else None
+    on_corenlp = language == "en" or language in settings.corenlp_languages
     server = service_pids().get("corenlp") if settings.ner_backend == "corenlp" else None
-    if settings.ner_backend == "corenlp" and server is None:
+    if settings.ner_backend == "corenlp" and on_corenlp and server is None:
         raise SystemExit("no local CoreNLP server to time (start it: `newsflow stack up`)")
     stage.process(items[:8])  # warm up
     t0, c0 = time.perf_counter(), time.process_time()
@@ -340,15 +363,17 @@ def speed(
         else:
             stage.process(chunk)
     dt, mine = time.perf_counter() - t0, time.process_time() - c0
-    theirs = cpu_seconds(server) - s0 if server else 0.0
+    theirs = cpu_seconds(server) - s0 if server and on_corenlp else 0.0
     cpu = mine + theirs
     chars = sum(map(len, texts)) / len(texts)
-    what = f"{'bare model' if bare else 'entities stage'} ({settings.ner_backend})"
-    split = f" = {mine:.1f} s here + {theirs:.1f} s CoreNLP server" if server else ""
+    what = f"{'bare model' if bare else 'entities stage'} ({stage.model_name(items[0])})"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    split = f" = {mine:.1f} s here + {theirs:.1f} s CoreNLP server" if theirs else ""
     print(
         f"{what}: {len(items)} articles (mean {chars:.0f} chars) in {dt:.1f} s wall, "
         f"{cpu:.1f} s CPU{split}: {len(items) / cpu:.1f} articles per CPU second "
-        f"({len(items) / dt:.1f}/s wall; batch {batch})"
+        f"({len(items) / dt:.1f}/s wall; batch {batch}); this process's peak RSS, every "
+        f"language's model loaded: {peak:.0f} MiB"
     )
 
 
@@ -356,7 +381,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gold", type=Path, default=GOLD,
                         help="gold annotations, JSONL (default tests/data/ner-gold/gold.jsonl)")
-    parser.add_argument("--conll", type=Path, help="score a CoNLL-2003-style file instead")
+    parser.add_argument("--conll", type=Path, help="score a CoNLL-2003-style file instead "
+                        "(also CoNLL-2002, KIND, GermEval 2014)")
+    parser.add_argument("--language", default="en",
+                        help="--conll, --speed: the articles' language, as the clean stage "
+                        "would set it")
+    parser.add_argument("--per-doc", type=int, default=0,
+                        help="--conll: sentences per document (0: -DOCSTART- only); --speed "
+                        "over a CoNLL-style file: sentences per article (0: 15)")
     parser.add_argument("--standoff", type=Path,
                         help="score our CoNLL-style annotations of a shared corpus instead")
     parser.add_argument("--layout", choices=["text", "conll"], default="text",
@@ -375,7 +407,8 @@ def main() -> None:
     settings = Settings()
     if args.speed:
         stage = build(settings, StageContext(offline=True))
-        speed(settings, stage, args.speed, args.limit, args.batch, args.baseline)
+        speed(settings, stage, args.speed, args.limit, args.batch, args.baseline,
+              args.language, args.per_doc or 15)
         return
     three_types = bool(args.conll or args.standoff)
     unscored: list[list[tuple[int, int]]] = []
@@ -384,12 +417,12 @@ def main() -> None:
         if args.layout == "conll":
             docs, unscored = conll_layout(docs, unscored), []
     else:
-        docs = read_conll(args.conll) if args.conll else read_gold(args.gold)
+        docs = read_conll(args.conll, args.per_doc) if args.conll else read_gold(args.gold)
     types = ["person", "organization", "location"] + ([] if three_types else ["misc"])
     if args.baseline:
         preds = predict_baseline(settings, docs)
     else:
-        preds = predict(build(settings, StageContext(offline=True)), docs)
+        preds = predict(build(settings, StageContext(offline=True)), docs, args.language)
     if three_types:  # 3-type scoring: misc is neither gold nor predicted
         preds = [[s for s in p if s[2] != "misc"] for p in preds]
     if unscored:

@@ -191,6 +191,18 @@ def test_german_articles_are_tagged_by_corenlps_german_model(stage: EntitiesStag
         assert all(body[m.start:m.end].strip() == body[m.start:m.end] for m in entity.mentions)
 
 
+def test_spanish_articles_are_tagged_by_corenlps_spanish_model(stage: EntitiesStage) -> None:
+    body = ("El presidente del Gobierno, Pedro Sánchez, viajó el lunes a Berlín para reunirse "
+            "con el canciller Olaf Scholz. Sánchez y los dirigentes de Alemania hablaron de la "
+            "guerra en Ucrania y de la OTAN.")
+    [spanish] = run(stage, [deduped("es-1", body, language="es")])
+    assert spanish.entities_model == "corenlp-spanish.ancora.distsim.s512"
+    assert {"Pedro Sánchez", "Olaf Scholz"} <= set(spanish.persons)
+    assert "Sánchez" not in spanish.persons  # the surname alone is the same person
+    assert {"Germany", "Ukraine"} <= set(spanish.locations)  # "Alemania", "Ucrania"
+    assert {"DE", "UA"} <= set(spanish.countries)
+
+
 def test_server_contract(base_settings: Settings) -> None:
     url = base_settings.corenlp_url.rstrip("/")
     answer = httpx.post(f"{url}/ner", content=b"Angela Merkel visited Oslo.").json()

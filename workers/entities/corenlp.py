@@ -3,7 +3,7 @@
 In: spaCy Docs. Out: the same Docs with ``doc.ents`` set to the names that our loopback server
 (``stack/corenlp/NerServer.java``, at ``settings.corenlp_url``; ``newsflow stack up`` starts it)
 finds with CoreNLP's model for the text's language (English: CoNLL-2003; German: GermEval
-2014), so every rule after the model reads them as it would
+2014; Spanish: AnCora), so every rule after the model reads them as it would
 spaCy's. The server counts offsets in UTF-16 code units (Java strings): they are mapped back to
 Python's code points. Why CoreNLP and not a bigger spaCy model: docs/stages/entities.md.
 

@@ -4,8 +4,8 @@ In: the worker's settings. Out: a spaCy ``Language`` whose ``doc.ents`` are the 
 for English spaCy's tokenizer with the CoreNLP component (``ner_backend`` "corenlp", see
 :mod:`workers.entities.corenlp`) or the spaCy model's own NER ("spacy"), then a gazetteer
 ruler that adds the names the model missed; for another language either CoreNLP's model for it
-(German) or a spaCy NER pipeline: an installed package (French) or one of ours, trained by
-``scripts/train_ner.py`` and shipped in ``workers/data/ner`` (Spanish, Dutch, Italian). Also
+(German, Spanish) or a spaCy NER pipeline: an installed package (French) or one of ours, trained
+by ``scripts/train_ner.py`` and shipped in ``workers/data/ner`` (Dutch, Italian). Also
 the name each pipeline is recorded under (``entities_model``).
 """
 

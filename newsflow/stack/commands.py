@@ -31,7 +31,7 @@ from newsflow.stack.endpoints import Endpoint
 from newsflow.stack.errors import StackError
 from newsflow.stack.java import find_java_home
 from newsflow.stack.paths import STACK_FILES, Paths
-from newsflow.stack.pins import CORENLP_MODELS_ARG
+from newsflow.stack.pins import CORENLP_MODELS_ARG, OUR_NER_MODELS
 from workers.settings import env_var
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,9 @@ def corenlp(inst: Instance, ep: Endpoint) -> Command:
         str(java),
         f"-Xmx{settings.corenlp_heap}",
         "-cp",
-        str(paths.corenlp / "libs" / "*"),
+        # CoreNLP's jars, and the folder of our own models (found there by their names).
+        os.pathsep.join([str(paths.corenlp / "libs" / "*"),
+                         str(STACK_FILES.parent / OUR_NER_MODELS)]),
         str(STACK_FILES / "corenlp" / "NerServer.java"),  # our loopback server, run from source
         ep.host,
         str(ep.port),

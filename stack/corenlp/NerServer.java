@@ -46,11 +46,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.regex.Pattern;
 
 public class NerServer {
   static final int MAX_CHARS = 100_000;
+  static final Set<String> TOKENIZERS = Set.of("en", "de", "es", "fr");
   static final Pattern LONG_RUN = Pattern.compile("\\S{100,}");
 
   public static void main(String[] args) throws Exception {
@@ -120,7 +122,8 @@ public class NerServer {
   static StanfordCoreNLP pipeline(String lang, String model) {
     Properties props = new Properties();
     props.setProperty("annotators", "tokenize,ssplit,ner");
-    props.setProperty("tokenize.language", lang);
+    // CoreNLP's tokenizer for the language where it has one; its English one otherwise.
+    props.setProperty("tokenize.language", TOKENIZERS.contains(lang) ? lang : "en");
     props.setProperty("tokenize.options", "invertible=true");
     props.setProperty("ner.model", model);
     props.setProperty("ner.applyFineGrained", "false");

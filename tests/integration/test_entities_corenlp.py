@@ -191,16 +191,34 @@ def test_german_articles_are_tagged_by_corenlps_german_model(stage: EntitiesStag
         assert all(body[m.start:m.end].strip() == body[m.start:m.end] for m in entity.mentions)
 
 
-def test_spanish_articles_are_tagged_by_corenlps_spanish_model(stage: EntitiesStage) -> None:
-    body = ("El presidente del Gobierno, Pedro Sánchez, viajó el lunes a Berlín para reunirse "
-            "con el canciller Olaf Scholz. Sánchez y los dirigentes de Alemania hablaron de la "
-            "guerra en Ucrania y de la OTAN.")
-    [spanish] = run(stage, [deduped("es-1", body, language="es")])
-    assert spanish.entities_model == "corenlp-spanish.ancora.distsim.s512"
-    assert {"Pedro Sánchez", "Olaf Scholz"} <= set(spanish.persons)
-    assert "Sánchez" not in spanish.persons  # the surname alone is the same person
-    assert {"Germany", "Ukraine"} <= set(spanish.locations)  # "Alemania", "Ucrania"
-    assert {"DE", "UA"} <= set(spanish.countries)
+# Written for this test: a person named in full and then by surname, countries in the
+# article's own language, a city.
+OTHER_LANGUAGES = {
+    "es": ("El presidente del Gobierno, Pedro Sánchez, viajó el lunes a Berlín para reunirse "
+           "con el canciller Olaf Scholz. Sánchez y los dirigentes de Alemania hablaron de la "
+           "guerra en Ucrania.", "Pedro Sánchez", "corenlp-spanish.ancora.distsim.s512"),
+    "nl": ("Premier Dick Schoof sprak maandag in Berlijn met bondskanselier Olaf Scholz. "
+           "Volgens Schoof bespraken zij de oorlog in Oekraïne en de handel met Duitsland.",
+           "Dick Schoof", "corenlp-newsflow-ner-nl"),
+    "it": ("La presidente del Consiglio Giorgia Meloni ha incontrato lunedì a Berlino il "
+           "cancelliere Olaf Scholz. Meloni ha parlato della Germania e della guerra in "
+           "Ucraina.", "Giorgia Meloni", "corenlp-newsflow-ner-it"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(OTHER_LANGUAGES))
+def test_spanish_dutch_and_italian_articles_are_tagged_by_their_models(
+        stage: EntitiesStage, lang: str) -> None:
+    body, person, model = OTHER_LANGUAGES[lang]
+    [article] = run(stage, [deduped(f"{lang}-1", body, language=lang)])
+    assert article.entities_skipped is None and article.entities_model == model
+    assert {person, "Olaf Scholz"} <= set(article.persons)
+    assert person.split()[-1] not in article.persons  # the surname alone is the same person
+    assert {e.name: e for e in article.entities}[person].count == 2
+    assert "Germany" in article.locations  # "Alemania", "Duitsland", "Germania"
+    assert "DE" in article.countries
+    for entity in article.entities:
+        assert all(body[m.start:m.end].strip() == body[m.start:m.end] for m in entity.mentions)
 
 
 def test_server_contract(base_settings: Settings) -> None:

@@ -44,6 +44,10 @@ LABELS: dict[str, str] = {
     "ORGANIZATION": "ORG",
     "LOCATION": "GPE",
     "MISC": "MISC",
+    # Our own models (scripts/train_ner.py) keep the CoNLL-2002 names.
+    "PER": "PERSON",
+    "ORG": "ORG",
+    "LOC": "GPE",
 }
 # Statuses that mean "the server is busy or going away", not "this text is bad".
 _RETRYABLE = {408, 429, 502, 503, 504}

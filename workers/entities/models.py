@@ -3,9 +3,9 @@
 In: the worker's settings. Out: a spaCy ``Language`` whose ``doc.ents`` are the model's names:
 for English spaCy's tokenizer with the CoreNLP component (``ner_backend`` "corenlp", see
 :mod:`workers.entities.corenlp`) or the spaCy model's own NER ("spacy"), then a gazetteer
-ruler that adds the names the model missed; for another language either CoreNLP's model for it
-(German, Spanish) or a spaCy NER pipeline: an installed package (French) or one of ours, trained
-by ``scripts/train_ner.py`` and shipped in ``workers/data/ner`` (Dutch, Italian). Also
+ruler that adds the names the model missed; for another language either a CoreNLP model for it
+on the server (German and Spanish: CoreNLP's; Dutch and Italian: ours, trained by
+``scripts/train_ner.py`` into ``workers/data/ner``) or a spaCy package's NER (French). Also
 the name each pipeline is recorded under (``entities_model``).
 """
 
@@ -19,7 +19,7 @@ from spacy.language import Language
 from workers.entities import corenlp
 from workers.entities.gazetteer import Aliases, geonames
 from workers.entities.labels import EntityType
-from workers.entities.lexicon import DATA, lexicon
+from workers.entities.lexicon import lexicon
 from workers.settings import WorkerSettings
 
 # Cities the EntityRuler adds when the model misses them: only big ones, whose names are
@@ -61,15 +61,6 @@ def load_english(settings: WorkerSettings) -> Language:
     return nlp
 
 
-# Our own NER pipelines (scripts/train_ner.py), by name.
-SHIPPED_MODELS = DATA / "ner"
-
-
-def available(model: str) -> bool:
-    """An installed spaCy package, or one of our pipelines in ``workers/data/ner``."""
-    return spacy.util.is_package(model) or (SHIPPED_MODELS / model / "meta.json").is_file()
-
-
 def load_corenlp(lang: str, settings: WorkerSettings) -> Language:
     """spaCy's tokenizer for ``lang`` with CoreNLP's model for that language (the server's)."""
     nlp = spacy.blank(lang)
@@ -81,8 +72,7 @@ def load_corenlp(lang: str, settings: WorkerSettings) -> Language:
 
 def load_ner(model: str) -> Language:
     """The model with NER and what NER listens to (a shared tok2vec/transformer), nothing else."""
-    source = model if spacy.util.is_package(model) else SHIPPED_MODELS / model
-    nlp = spacy.load(source, exclude=_NOT_FOR_NER)
+    nlp = spacy.load(model, exclude=_NOT_FOR_NER)
     for pipe_name, pipe in list(nlp.pipeline):
         # en_core_web_sm's NER embeds its own tok2vec; larger pipelines may share one.
         if pipe_name != "ner" and "ner" not in getattr(pipe, "listening_components", []):

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 import gettext
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 
 import pycountry
 
@@ -43,6 +44,16 @@ def country_names(lang: str) -> dict[str, str]:
     return out
 
 
+def _cut_at_line_breaks(text: str, ents: Iterable[tuple[int, int, str]]
+                        ) -> Iterator[tuple[int, int, str]]:
+    """Each span up to its first line break (after any at its start): a name does not run
+    from one line (a title, a paragraph's end) into the next line's first word, whatever the
+    model's sentence splitter thought."""
+    for start, end, label in ents:
+        if piece := re.search(r"[^\n]+", text[start:end]):
+            yield start + piece.start(), start + piece.end(), label
+
+
 class PlainReader:
     """Entities from a non-English model's spans, canonical country names from ``aliases``."""
 
@@ -53,7 +64,7 @@ class PlainReader:
     def entities(self, text: str, lang: str, ents: Iterable[tuple[int, int, str]]
                  ) -> list[Entity]:
         groups: dict[str, list[NamedSpan]] = {}
-        for start, end, label in ents:
+        for start, end, label in _cut_at_line_breaks(text, ents):
             type_ = LABEL_TYPES.get(label)
             if type_ is None:
                 continue

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import nullcontext
 
+import spacy
 from spacy.language import Language
 
 from schemas.articles import DedupedArticle, EnrichedArticle, Entity
@@ -31,7 +32,6 @@ from workers.entities.lexicon import lexicon
 from workers.entities.mentions import EntityReader
 from workers.entities.models import (
     add_gazetteer_ruler,
-    available,
     describe,
     load_corenlp,
     load_english,
@@ -216,7 +216,7 @@ def build(settings: WorkerSettings, context: StageContext) -> EntitiesStage:
         for lang, package in settings.spacy_models.items():
             if lang in on_corenlp:
                 continue
-            if available(package):  # configured and installed (or shipped)
+            if spacy.util.is_package(package):  # configured and installed
                 others[lang] = load_ner(package)
             else:
                 log.warning("no spaCy package %s for language %s: its articles get no "

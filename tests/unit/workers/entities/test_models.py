@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from newsflow.config import Settings
 from tests.unit.workers.entities.helpers import (
     CONTEXT,
@@ -26,38 +24,6 @@ def test_french_articles_use_the_configured_french_model(stage: EntitiesStage) -
     for entity in fr.entities:
         for m in entity.mentions:
             assert body[m.start:m.end] in entity.name or entity.name in body[m.start:m.end]
-
-
-# Written for this test: a person named in full and then by surname, a country in the
-# article's own language, a city.
-OUR_MODELS = {
-    "nl": ("Premier Dick Schoof sprak maandag in Berlijn met bondskanselier Olaf Scholz. "
-           "Schoof en de Duitse regering bespraken de oorlog in Oekraïne en de handel met "
-           "Duitsland.", "Dick Schoof", {"Germany", "Ukraine"}),
-    "it": ("La presidente del Consiglio Giorgia Meloni ha incontrato lunedì a Berlino il "
-           "cancelliere Olaf Scholz. Meloni ha parlato della Germania e della guerra in "
-           "Ucraina.", "Giorgia Meloni", {"Germany", "Ukraine"}),
-}
-
-
-@pytest.mark.parametrize("lang", sorted(OUR_MODELS))
-def test_dutch_and_italian_articles_use_our_trained_models(
-        stage: EntitiesStage, lang: str) -> None:
-    body, person, countries = OUR_MODELS[lang]
-    article = enriched(stage.process([deduped(body, language=lang)])[0])
-    assert article.entities_skipped is None
-    assert article.entities_model == f"{lang}_newsflow_ner_{lang}-1.0.0"
-    assert {person, "Olaf Scholz"} <= set(article.persons)
-    # The surname alone is the same person, not a second one.
-    assert person.split()[-1] not in article.persons
-    by_name = {e.name: e for e in article.entities}
-    assert by_name[person].count == 2
-    # The countries are named as in English articles; the city gives its country too.
-    assert countries <= set(article.locations)
-    assert {"DE", "UA"} <= set(article.countries)
-    for entity in article.entities:
-        for m in entity.mentions:
-            assert body[m.start:m.end].strip() == body[m.start:m.end] != ""
 
 
 def test_disabled_loads_no_model_and_skips_everything() -> None:

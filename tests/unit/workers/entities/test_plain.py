@@ -56,3 +56,10 @@ def test_no_english_rules_the_model_decides_where_a_name_starts() -> None:
                                                   ("Roma", "LOC")))
     assert [(e.name, e.type) for e in entities] == [("Sergio Mattarella", "person"),
                                                     ("Roma", "location")]
+
+
+def test_a_span_across_a_line_break_is_cut_there() -> None:
+    text = "Dat zei Frank Schlömer\nDe ploeg van Ajax won."
+    start = text.index("Frank")
+    entities = READER.entities(text, "nl", [(start, text.index(" ploeg"), "PER")])
+    assert [(e.name, e.type) for e in entities] == [("Frank Schlömer", "person")]

@@ -43,6 +43,11 @@ ENTITY_FIELDS = ("persons", "organizations", "locations")
 ENTITY_TEXT_FIELDS = ("persons.text^2", "organizations.text^2", "locations.text^2")
 TEXT_FIELDS = ("title^3", "body", *ENTITY_TEXT_FIELDS)
 
+# The entities stage's table (not imported from workers.entities: that would load spaCy).
+ALIASES_FILE = Path(workers.__file__).parent / "data" / "entity_aliases.json"
+
+_HIGHLIGHT = {"pre_tags": ["<em>"], "post_tags": ["</em>"]}
+
 
 def text_fields(language: str | None) -> list[str]:
     """The fields a query's words are matched in: English's analysis (``title``, ``body``), a
@@ -54,10 +59,6 @@ def text_fields(language: str | None) -> list[str]:
         return [*TEXT_FIELDS, *(f"localized.{code}.{part}" for code in LOCALIZED_LANGUAGES
                                 for part in ("title^3", "body"))]
     return list(TEXT_FIELDS)
-# The entities stage's table (not imported from workers.entities: that would load spaCy).
-ALIASES_FILE = Path(workers.__file__).parent / "data" / "entity_aliases.json"
-
-_HIGHLIGHT = {"pre_tags": ["<em>"], "post_tags": ["</em>"]}
 
 
 @dataclass(frozen=True)

@@ -195,10 +195,11 @@ class EntitiesStage:
         )
 
     def close(self) -> None:
-        if self.nlp is not None and self.nlp.has_pipe(corenlp.COMPONENT):
-            component = self.nlp.get_pipe(corenlp.COMPONENT)
-            if isinstance(component, corenlp.CoreNlpNer):
-                component.client.close()  # its kept-alive connections
+        for nlp in [self.nlp, *self.others.values()]:
+            if nlp is not None and nlp.has_pipe(corenlp.COMPONENT):
+                component = nlp.get_pipe(corenlp.COMPONENT)
+                if isinstance(component, corenlp.CoreNlpNer):
+                    component.client.close()  # its kept-alive connections
         self.nlp = None
 
 

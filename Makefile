@@ -19,7 +19,7 @@ export NEWSFLOW_SHARED_DIR := $(_SHARED)
 endif
 endif
 
-.PHONY: run deploy test unit faults cluster ner-models lint check-layers check-chart status down install clean audit-deps lock
+.PHONY: run deploy test unit faults cluster ner-models stories-model lint check-layers check-chart status down install clean audit-deps lock
 
 # Dependencies come from the lock file only, each checked against its SHA-256 (--require-hashes);
 # then the project itself, without dependencies.
@@ -48,6 +48,11 @@ install: $(STAMP)
 ## workers/data/ner from the training splits in ../shared (scripts/train_ner.py; about N min)
 ner-models: install
 	$(PY) scripts/train_ner.py nl it
+
+## stories-model: refit the stories similarity (workers/data/stories/similarity.json) on the
+## rated pairs in ../shared by cross-validation, and print its scores (scripts/fit_stories.py)
+stories-model: install
+	$(PY) scripts/fit_stories.py
 
 ## run: start the stack, deploy the stage workers on Prefect, publish the seeds, wait, search
 run: deploy

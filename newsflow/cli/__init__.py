@@ -8,6 +8,7 @@
     newsflow search QUERY                faceted full-text search
     newsflow backfill|reenrich|reindex|rollover   history, new stage versions, new mappings
     newsflow audit | dlq list|replay     are the books balanced; dead letters
+    newsflow stories similarity          story similarity of article pairs, offline
 
 Each command group lives in its own module of this package; this one holds the app, the
 callback every command line goes through, and :func:`run`, the console script.
@@ -20,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from newsflow.cli import ops, pipeline, search, stack, workers
+from newsflow.cli import ops, pipeline, search, stack, stories, workers
 from newsflow.cli.common import fail
 from newsflow.cli.errors import explain
 from newsflow.config import Settings, load_settings
@@ -112,6 +113,7 @@ app.command("reenrich")(pipeline.reenrich)
 app.add_typer(stack.app, name="stack")
 app.add_typer(workers.app, name="workers")
 app.add_typer(ops.dlq_app, name="dlq")
+app.add_typer(stories.app, name="stories")
 
 
 def run() -> None:

@@ -13,9 +13,9 @@ from newsflow import cli
 from newsflow.config import Settings
 
 COMMANDS = ["worker", "publish", "search", "rollover", "audit", "deploy", "backfill", "reindex",
-            "reenrich", "stack", "workers", "dlq"]
+            "reenrich", "stack", "workers", "dlq", "stories"]
 SUBCOMMANDS = {"stack": ["up", "down", "clean", "status", "init"], "workers": ["start", "stop"],
-               "dlq": ["list", "replay"]}
+               "dlq": ["list", "replay"], "stories": ["similarity"]}
 
 
 

@@ -30,9 +30,11 @@ SHARED = Path(os.environ.get("NEWSFLOW_SHARED_DIR", ROOT.parent / "shared")) / "
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", type=Path, default=SHARED / "story-pairs" / "dev.jsonl")
-    parser.add_argument("--candidates", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pairs", type=Path, default=SHARED / "story-pairs" / "dev.jsonl",
+                        help="JSONL of article pairs whose articles are scored")
+    parser.add_argument("--candidates", type=int, default=10,
+                        help="stories each article is scored against")
+    parser.add_argument("--rounds", type=int, default=3, help="times the whole set is run")
     args = parser.parse_args()
     articles = []
     for line in args.pairs.read_text(encoding="utf-8").splitlines():

@@ -48,9 +48,13 @@ def indices_behind_alias(es: Elasticsearch, settings: WorkerSettings) -> list[st
     return sorted(es.indices.get_alias(name=settings.es_alias))
 
 
-def _carried(source: dict[str, Any]) -> dict[str, Any]:
+def carried(source: dict[str, Any]) -> dict[str, Any]:
     """A document as the newest mapping has it: the per-language fields of mapping 3
-    (``localized``) made from its language, title and body when it comes from an older index."""
+    (``localized``) made from its language, title and body when it comes from an older index;
+    the story of mapping 4 (``story_id``) its dedup cluster until ``reenrich`` runs the
+    stories stage on it (its recorded versions lack ``stories``)."""
+    if "story_id" not in source and source.get("cluster_id"):
+        source["story_id"] = source["cluster_id"]
     if "localized" not in source and (fields := localized(
             source.get("language"), source.get("title"), source.get("body", ""))):
         source["localized"] = fields
@@ -66,7 +70,7 @@ def _copy(es: Elasticsearch, source: str, target: str, query: dict[str, Any] | N
     """
     actions = (
         {"_op_type": op_type, "_index": target, "_id": hit["_id"],
-         "_source": _carried(hit["_source"])}
+         "_source": carried(hit["_source"])}
         for hit in helpers.scan(es, index=source, query={"query": query or {"match_all": {}}},
                                 size=500, preserve_order=False)
     )

@@ -42,7 +42,7 @@ def data_view() -> dict[str, Any]:
 
 
 SEARCH_COLUMNS = ["title", "source", "language", "countries", "persons", "organizations",
-                  "locations", "cluster_id", "url"]
+                  "locations", "story_id", "cluster_id", "url"]
 
 
 def saved_search() -> dict[str, Any]:
@@ -75,7 +75,7 @@ def _terms(field: str, label: str, size: int, order_by: str = COUNT) -> dict[str
 
 
 def _lens(id_: str, title: str, vis_type: str, columns: dict[str, dict[str, Any]],
-          visualization: dict[str, Any]) -> dict[str, Any]:
+          visualization: dict[str, Any], query: str = "") -> dict[str, Any]:
     layer = "layer1"
     visualization = json.loads(json.dumps(visualization).replace("LAYER", layer))
     return _obj("lens", id_, "8.9.0", {
@@ -86,7 +86,7 @@ def _lens(id_: str, title: str, vis_type: str, columns: dict[str, dict[str, Any]
             "datasourceStates": {"formBased": {"layers": {layer: {
                 "columns": columns, "columnOrder": list(columns), "incompleteColumns": {}}}}},
             "visualization": visualization,
-            "query": {"query": "", "language": "kuery"},
+            "query": {"query": query, "language": "kuery"},
             "filters": [],
             "internalReferences": [],
             "adHocDataViews": {},
@@ -121,7 +121,10 @@ def timeline() -> dict[str, Any]:
                  {"date": date, COUNT: _count()}, _xy("bar_stacked", "date"))
 
 
-def biggest_stories() -> dict[str, Any]:
+def biggest_stories(id_: str = "newsflow-biggest-stories", title: str = "Biggest stories",
+                    query: str = "") -> dict[str, Any]:
+    """Stories (the stories stage's story_id) by articles, with a headline, how many outlets
+    and languages ran each; ``query`` narrows the articles (KQL)."""
     headline = {"label": "Headline", "customLabel": True, "dataType": "string",
                 "operationType": "last_value", "sourceField": "title.raw", "isBucketed": False,
                 "scale": "ordinal", "filter": {"query": "title.raw: *", "language": "kuery"},
@@ -129,13 +132,14 @@ def biggest_stories() -> dict[str, Any]:
     outlets = {"label": "Outlets", "customLabel": True, "dataType": "number",
                "operationType": "unique_count", "sourceField": "source", "isBucketed": False,
                "scale": "ratio", "params": {"emptyAsNull": True}}
-    columns = {"story": _terms("cluster_id", "Story", 20), "headline": headline,
-               "outlets": outlets, COUNT: _count()}
+    languages = {**outlets, "label": "Languages", "sourceField": "language"}
+    columns = {"story": _terms("story_id", "Story", 20), "headline": headline,
+               "outlets": outlets, "languages": languages, COUNT: _count()}
     vis = {"layerId": "LAYER", "layerType": "data", "rowHeight": "auto",
            "sorting": {"columnId": COUNT, "direction": "desc"},
            "columns": [{"columnId": c, **({"hidden": True} if c == "story" else {})}
                        for c in columns]}
-    return _lens("newsflow-biggest-stories", "Biggest stories", "lnsDatatable", columns, vis)
+    return _lens(id_, title, "lnsDatatable", columns, vis, query)
 
 
 def dashboard(panels: list[tuple[dict[str, Any], int, int, int, int]]) -> dict[str, Any]:
@@ -170,14 +174,17 @@ def objects() -> list[dict[str, Any]]:
     sources = top_values("newsflow-top-sources", "Sources", "source")
     countries = top_values("newsflow-top-countries", "Countries", "countries", size=20)
     time, stories, articles = timeline(), biggest_stories(), saved_search()
+    today = biggest_stories("newsflow-todays-stories", "Today's biggest stories",
+                            "published_at >= now-1d")
     board = dashboard([
-        (time, 0, 0, 48, 10),
-        (persons, 0, 10, 16, 14), (orgs, 16, 10, 16, 14), (locations, 32, 10, 16, 14),
-        (sources, 0, 24, 16, 14), (countries, 16, 24, 16, 14), (stories, 32, 24, 16, 14),
-        (articles, 0, 38, 48, 16),
+        (today, 0, 0, 48, 12),
+        (time, 0, 12, 48, 10),
+        (persons, 0, 22, 16, 14), (orgs, 16, 22, 16, 14), (locations, 32, 22, 16, 14),
+        (sources, 0, 36, 16, 14), (countries, 16, 36, 16, 14), (stories, 32, 36, 16, 14),
+        (articles, 0, 50, 48, 16),
     ])
     return [data_view(), articles, time, persons, orgs, locations, sources, countries, stories,
-            board]
+            today, board]
 
 
 def render() -> str:

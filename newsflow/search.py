@@ -14,8 +14,9 @@ mapped through the entities stage's alias table (``workers/data/entity_aliases.j
 "Türkiye" also finds articles that say "Turkey" and whose canonical location is Türkiye.
 
 Facets: the top values of source, language, countries, persons, organizations, locations,
-and a timeline of ``published_at``. ``collapse=True`` shows each story (``cluster_id``) once,
-with how many articles and distinct outlets ran it.
+and a timeline of ``published_at``. ``collapse=True`` shows each story (``story_id``, stories
+merged into another counted with it: :mod:`newsflow.stories`) once, with how many articles and
+outlets ran it, in which languages, and when it was first seen.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from schemas.articles import LOCALIZED_LANGUAGES
 
 log = logging.getLogger(__name__)
 
-FACETS = ("source", "language", "countries", "persons", "organizations", "locations")
+FACETS = ("source", "language", "countries", "persons", "organizations", "locations",
+          "story_id")
 ENTITY_FIELDS = ("persons", "organizations", "locations")
 ENTITY_TEXT_FIELDS = ("persons.text^2", "organizations.text^2", "locations.text^2")
 TEXT_FIELDS = ("title^3", "body", *ENTITY_TEXT_FIELDS)
@@ -86,6 +88,7 @@ class Hit:
     url: str | None
     snippet: str | None  # highlighted with <em>…</em>, or the start of the body
     cluster_id: str | None = None
+    story_id: str | None = None
     language: str | None = None
     countries: list[str] = field(default_factory=list)
     persons: list[str] = field(default_factory=list)
@@ -95,6 +98,8 @@ class Hit:
     story_articles: int | None = None
     story_outlet_count: int | None = None
     story_outlets: list[str] | None = None  # the ten biggest
+    story_languages: list[str] | None = None
+    story_first_seen: str | None = None
 
 
 @dataclass
@@ -104,7 +109,7 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     timeline: list[tuple[str, int]] = field(default_factory=list)  # (bucket start, articles)
     timeline_interval: str | None = None
-    stories: int | None = None  # distinct clusters among the matches
+    stories: int | None = None  # distinct stories among the matches
     page: int = 1
     size: int = 10
     collapsed: bool = False
@@ -284,7 +289,7 @@ def build_request(
         aggs["last"] = {"max": {"field": "published_at"}}
     else:
         aggs["timeline"] = _histogram(interval)
-    aggs["stories"] = {"cardinality": {"field": "cluster_id"}}
+    aggs["stories"] = {"cardinality": {"field": "story_id"}}
     request: dict[str, Any] = {
         "query": build_query(query, filters),
         "size": size,
@@ -303,7 +308,7 @@ def build_request(
         "sort": ["_score", {"published_at": {"order": "desc", "missing": "_last"}}],
     }
     if collapse:
-        request["collapse"] = {"field": "cluster_id"}
+        request["collapse"] = {"field": "story_id"}
     return request
 
 
@@ -336,30 +341,26 @@ def _first(highlight: dict[str, list[str]], *names: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Story:
-    articles: int
-    outlet_count: int
-    outlets: list[str]
+def _with_stories(es: Elasticsearch, alias: str, stories_index: str, hits: list[Hit]
+                  ) -> list[Hit]:
+    """Collapsed hits with their stories' summaries; a hit whose story merged into the story
+    of a hit above it is left out (the two are one story)."""
+    from newsflow.stories import summaries
 
-
-def story_sizes(es: Elasticsearch, alias: str, cluster_ids: list[str]) -> dict[str, Story]:
-    """cluster id -> its articles and outlets over the whole index (not only one query's)."""
-    if not cluster_ids:
-        return {}
-    response = es.search(
-        index=alias, size=0, query={"terms": {"cluster_id": cluster_ids}},
-        aggs={"clusters": {
-            "terms": {"field": "cluster_id", "size": len(cluster_ids)},
-            "aggs": {"outlet_count": {"cardinality": {"field": "source"}},
-                     "outlets": {"terms": {"field": "source", "size": 10}}},
-        }},
-    )
-    return {
-        b["key"]: Story(int(b["doc_count"]), int(b["outlet_count"]["value"]),
-                        [o["key"] for o in b["outlets"]["buckets"]])
-        for b in response["aggregations"]["clusters"]["buckets"]
-    }
+    found = summaries(es, alias, stories_index, [h.story_id for h in hits if h.story_id])
+    shown: set[str] = set()
+    out = []
+    for hit in hits:
+        story = found.get(hit.story_id or "")
+        if story:
+            if story.story_id in shown:
+                continue
+            shown.add(story.story_id)
+            hit.story_id, hit.story_articles = story.story_id, story.articles
+            hit.story_outlet_count, hit.story_outlets = story.outlet_count, story.outlets
+            hit.story_languages, hit.story_first_seen = story.languages, story.first_seen
+        out.append(hit)
+    return out
 
 
 def search(
@@ -373,9 +374,12 @@ def search(
     facet_size: int = 10,
     collapse: bool = False,
     interval: str = "auto",
+    stories_index: str | None = None,
 ) -> SearchResult:
     """Search ``alias``; see the module docstring. ``filters`` may be a dict of field -> value
-    (``source``, ``language``, ``countries``, ``persons``, ``organizations``, ``locations``)."""
+    (``source``, ``language``, ``countries``, ``persons``, ``organizations``, ``locations``).
+    ``stories_index``: where the stories stage keeps its stories (default
+    ``<alias>-stories``), read to follow merged stories."""
     if isinstance(filters, dict):
         filters = Filters(
             source=filters.get("source"), language=filters.get("language"),
@@ -403,17 +407,13 @@ def search(
             url=src.get("url"), snippet=_first(highlight, "body.exact",
                                                     *(f"localized.{code}.body"
                                                       for code in LOCALIZED_LANGUAGES), "body"),
-            cluster_id=src.get("cluster_id"), language=src.get("language"),
+            cluster_id=src.get("cluster_id"), story_id=src.get("story_id"),
+            language=src.get("language"),
             countries=src.get("countries", []), persons=src.get("persons", []),
             organizations=src.get("organizations", []), locations=src.get("locations", []),
         ))
     if collapse:
-        sizes = story_sizes(es, alias, [h.cluster_id for h in hits if h.cluster_id])
-        for hit in hits:
-            story = sizes.get(hit.cluster_id or "")
-            if story:
-                hit.story_articles, hit.story_outlet_count = story.articles, story.outlet_count
-                hit.story_outlets = story.outlets
+        hits = _with_stories(es, alias, stories_index or f"{alias}-stories", hits)
     facets = {name: [(str(b["key"]), int(b["doc_count"])) for b in aggregations[name]["buckets"]]
               for name in FACETS if name in aggregations}
     timeline_agg = aggregations.get("timeline", {})

@@ -4,6 +4,7 @@ news.raw      -> RawArticle       (anyone may publish; unknown fields kept under
 news.clean    -> CleanArticle     (clean stage)
 news.deduped  -> DedupedArticle   (dedup stage)
 news.enriched -> EnrichedArticle  (entities stage)
+news.storied  -> StoriedArticle   (stories stage)
 Elasticsearch -> IndexDocument    (index stage; ``_id`` is the article id)
 
 Each model extends the one before it, so an article keeps everything it gathered on the way.
@@ -210,6 +211,14 @@ class EnrichedArticle(DedupedArticle):
     )
 
 
+class StoriedArticle(EnrichedArticle):
+    """An enriched article placed in its story: the same event, however each outlet told it."""
+
+    story_id: str
+    story_score: float = Field(description="similarity to the story when it joined; 1.0 founder")
+    story_vector: list[float] = Field(description="hashed word weights (workers/stories/vectors)")
+
+
 class IndexDocument(BaseModel):
     """The document stored in Elasticsearch under ``_id = id`` (see schemas/es/)."""
 
@@ -230,6 +239,9 @@ class IndexDocument(BaseModel):
     is_duplicate: bool
     duplicate_of: str | None = None
     similarity: float | None = None
+    story_id: str | None = None  # None only in documents carried over from before mapping 4
+    story_score: float | None = None
+    story_vector: list[float] | None = None
     entities: list[Entity] = Field(default_factory=list)
     persons: list[str] = Field(default_factory=list)
     organizations: list[str] = Field(default_factory=list)

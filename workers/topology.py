@@ -1,6 +1,7 @@
 """The whole pipeline in one table: which stage reads what, writes what, with which models.
 
-    news.raw --clean--> news.clean --dedup--> news.deduped --entities--> news.enriched --index--> ES
+    news.raw --clean--> news.clean --dedup--> news.deduped --entities--> news.enriched
+             --stories--> news.storied --index--> ES
 
 A stage's name is its module (``workers/<name>``), its ``newsflow worker NAME`` argument
 and its consumer group (``WorkerSettings.group``). Topic names come from
@@ -24,6 +25,7 @@ from schemas.articles import (
     EnrichedArticle,
     IndexDocument,
     RawArticle,
+    StoriedArticle,
 )
 from workers.settings import WorkerSettings
 from workers.stage import Stage, StageContext
@@ -70,7 +72,11 @@ STAGES: dict[str, StageSpec] = {
         # entities: spaCy on a very long article takes seconds.
         StageSpec("entities", "3.1.0", "deduped", "enriched", DedupedArticle, EnrichedArticle,
                   seconds_per_message=1.0),
-        StageSpec("index", "1.0.0", "enriched", None, EnrichedArticle, IndexDocument),
+        # stories: after entities, whose work it does not need yet but whose names and
+        # countries (language-neutral) are its next signals; and so that the slow entities
+        # stage never waits on the stories' Elasticsearch round trips (docs/stages/stories.md).
+        StageSpec("stories", "1.0.0", "enriched", "storied", EnrichedArticle, StoriedArticle),
+        StageSpec("index", "1.1.0", "storied", None, StoriedArticle, IndexDocument),
     )
 }
 

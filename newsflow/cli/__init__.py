@@ -6,6 +6,7 @@
     newsflow worker STAGE                one stage in the foreground (or offline over JSONL)
     newsflow publish PATH...             files into news.raw (through the Prefect flow)
     newsflow search QUERY                faceted full-text search
+    newsflow story STORY_ID              a story's articles over time
     newsflow backfill|reenrich|reindex|rollover   history, new stage versions, new mappings
     newsflow audit | dlq list|replay     are the books balanced; dead letters
     newsflow stories similarity          story similarity of article pairs, offline
@@ -104,6 +105,7 @@ def main(
 app.command("worker")(workers.worker)
 app.command("publish")(pipeline.publish)
 app.command("search")(search.search)
+app.command("story")(stories.story)
 app.command("rollover")(pipeline.rollover)
 app.command("audit")(ops.audit)
 app.command("deploy")(pipeline.deploy)

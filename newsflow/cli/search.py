@@ -42,7 +42,8 @@ def search(
     organization: Annotated[str | None, typer.Option(help="only this organisation")] = None,
     location: Annotated[str | None, typer.Option(help="only this location")] = None,
     collapse: Annotated[bool, typer.Option(
-        help="each story once (collapsed on cluster_id), with how many outlets ran it")] = False,
+        help="each story once (collapsed on story_id), with its outlets, languages and when it "
+        "was first seen; newsflow story ID lists its articles")] = False,
     size: Annotated[int, typer.Option(min=1, max=100, help="hits per page")] = 10,
     page: Annotated[int, typer.Option(min=1, help="page number")] = 1,
     facets: Annotated[int, typer.Option(min=1, max=100, help="values shown per facet")] = 10,
@@ -60,7 +61,8 @@ def search(
                       person=person, organization=organization, location=location,
                       since=_when(since, "--from"), until=_when(until, "--to"))
     result = run_search(elastic.client(settings), settings.es_alias, query, filters=filters,
-                        size=size, page=page, facet_size=facets, collapse=collapse)
+                        size=size, page=page, facet_size=facets, collapse=collapse,
+                        stories_index=settings.stories_index)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return

@@ -46,8 +46,13 @@ def print_result(result: SearchResult, console: Any, timeline: bool = True) -> N
         row = [str(n), cell, escape(hit.source or ""), (hit.published_at or "")[:10]]
         if result.collapsed:
             outlets, articles = hit.story_outlet_count or 1, hit.story_articles or 1
+            languages = ", ".join(hit.story_languages or [])
             row.append(f"{outlets} outlet{'s' * (outlets > 1)}\n"
-                       f"{articles} article{'s' * (articles > 1)}")
+                       f"{articles} article{'s' * (articles > 1)}"
+                       + (f"\n{escape(languages)}" if languages else "")
+                       + (f"\nfirst seen {hit.story_first_seen[:16].replace('T', ' ')}"
+                          if hit.story_first_seen else "")
+                       + (f"\n[dim]{escape(hit.story_id)}[/]" if hit.story_id else ""))
         table.add_row(*row)
     console.print(table)
     for name, buckets in result.facets.items():

@@ -64,3 +64,43 @@ def similarity(
     if rejected:
         raise fail(f"{len(rejected)} lines rejected (not written): line "
                    + ", ".join(map(str, rejected[:20])) + (" ..." if len(rejected) > 20 else ""))
+
+
+def story(
+    ctx: typer.Context,
+    story_id: Annotated[str, typer.Argument(
+        help="a story id (story_id of an article; `newsflow search --collapse` shows them)")],
+    size: Annotated[int, typer.Option(min=1, max=1000, help="articles listed at most")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+) -> None:
+    """A story's articles over time, oldest first: outlets, languages, first and last seen.
+    A story merged into another shows the one it merged into, with both stories' articles."""
+    from dataclasses import asdict
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from newsflow.cli.common import settings_of
+    from newsflow.stories import story as find_story
+    from workers.io import elastic
+
+    settings = settings_of(ctx)
+    summary, articles = find_story(elastic.client(settings), settings.es_alias,
+                                   settings.stories_index, story_id, size=size)
+    if summary is None:
+        raise fail(f"no story {story_id!r} in {settings.es_alias!r}")
+    if as_json:
+        print(json.dumps({"story": asdict(summary), "articles": articles},
+                         ensure_ascii=False, indent=2))
+        return
+    merged = "" if summary.story_id == story_id else f" (merged into {summary.story_id})"
+    table = Table("published", "source", "lang", "title", "score",
+                  title=f"story {escape(story_id)}{escape(merged)}: {summary.articles} articles, "
+                  f"{summary.outlet_count} outlets, {', '.join(summary.languages) or '-'}; "
+                  f"first seen {(summary.first_seen or '-')[:16].replace('T', ' ')}")
+    for a in articles:
+        table.add_row((a.get("published_at") or "")[:16].replace("T", " "),
+                      escape(a.get("source") or ""), a.get("language") or "",
+                      escape(a.get("title") or "(untitled)"),
+                      f"{a['story_score']:.2f}" if a.get("story_score") is not None else "")
+    console.print(table)

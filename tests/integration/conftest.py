@@ -229,5 +229,30 @@ def wait_for(predicate, timeout: float = 90, interval: float = 0.5, what: str = 
         time.sleep(interval)
 
 
+def group_partitions(settings: Settings, stage: str, replicas: int) -> list[list[int]]:
+    """Partitions of ``stage``'s input topic held by each member of its consumer group, once
+    the group is stable with ``replicas`` members each holding some."""
+    from kafka.admin import KafkaAdminClient
+
+    group, topic = settings.group(stage), STAGES[stage].input_topic(settings)
+
+    def assigned() -> list[list[int]] | None:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            info = admin.describe_groups([group])[group]
+        finally:
+            admin.close()
+        if info.get("group_state") != "Stable":
+            return None
+        held = [sorted(p for a in m["member_assignment"]["assigned_partitions"]
+                       if a["topic"] == topic for p in a["partitions"])
+                for m in info["members"]]
+        return held if len(held) == replicas and all(held) else None
+
+    result: list[list[int]] = wait_for(assigned, timeout=120,
+                                       what=f"{replicas} {stage} replicas in a group")
+    return result
+
+
 def jsonl(records: list[dict]) -> list[bytes]:
     return [json.dumps(r, ensure_ascii=False).encode() for r in records]

@@ -15,15 +15,13 @@ import random
 
 import pytest
 from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient
 
 from newsflow.config import Settings
-from newsflow.search import story_sizes
 from schemas.articles import CleanArticle, DedupedArticle, article_id, canonical_url
 from workers.dedup.es_store import ElasticsearchStore, state_partitions
 from workers.io import elastic
 
-from .conftest import Pipeline, wait_for
+from .conftest import Pipeline, group_partitions, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -82,30 +80,7 @@ def pairs(seed: int, kind: str) -> list[tuple[CleanArticle, CleanArticle]]:
 
 def replica_partitions(settings: Settings) -> list[list[int]]:
     """Partitions of the clean topic held by each member of the dedup group, once it has two."""
-    group = settings.group("dedup")
-    topic = settings.topic("clean")
-
-    def assigned() -> list[list[int]] | None:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-        try:
-            info = admin.describe_groups([group])[group]
-        finally:
-            admin.close()
-        if info.get("group_state") != "Stable":
-            return None
-        held = [
-            sorted(
-                p
-                for a in m["member_assignment"]["assigned_partitions"]
-                if a["topic"] == topic
-                for p in a["partitions"]
-            )
-            for m in info["members"]
-        ]
-        return held if len(held) == 2 and all(held) else None
-
-    result: list[list[int]] = wait_for(assigned, timeout=120, what="two dedup replicas in a group")
-    return result
+    return group_partitions(settings, "dedup", replicas=2)
 
 
 def start_replicas(pipeline: Pipeline) -> tuple[int, int]:
@@ -198,9 +173,10 @@ def test_replay_on_either_replica_gives_the_same_cluster(pipeline: Pipeline) -> 
 
 
 def test_duplicates_are_indexed_and_collapse_to_one_hit_per_story(pipeline: Pipeline) -> None:
-    """The rest of the pipeline too: each story is one collapsed hit; its cluster has both."""
+    """The rest of the pipeline too: each cluster is one collapsed hit and has both."""
     story_pairs, out = race(pipeline, "near", seed=14)
     pipeline.start_worker("entities")
+    pipeline.start_worker("stories")
     pipeline.start_worker("index")
     es = elastic.client(pipeline.settings)
     alias = pipeline.settings.es_alias
@@ -216,7 +192,7 @@ def test_duplicates_are_indexed_and_collapse_to_one_hit_per_story(pipeline: Pipe
     assert len(hits) == PAIRS
     roots = {out[o.id].cluster_id for o, _ in story_pairs}
     assert {h["_source"]["cluster_id"] for h in hits} == roots
-    sizes = story_sizes(es, alias, [*roots, "no-such-cluster"])
-    assert {c: s.articles for c, s in sizes.items()} == dict.fromkeys(roots, 2)
+    for root in roots:
+        assert es.count(index=alias, query={"term": {"cluster_id": root}})["count"] == 2
     marked = es.count(index=alias, query={"term": {"is_duplicate": True}})["count"]
     assert marked == PAIRS

@@ -29,7 +29,7 @@ def doc(id: str, source: str, title: str, body: str, day: str, *, cluster: str |
         id=id, url=f"https://{source}/{id}", canonical_url=f"https://{source}/{id}",
         source=source, title=title, body=body, language=language,
         published_at=datetime.fromisoformat(f"{day}T09:00:00+00:00"),
-        word_count=len(body.split()), cluster_id=cluster or id,
+        word_count=len(body.split()), cluster_id=cluster or id, story_id=cluster or id,
         is_duplicate=duplicate_of is not None, duplicate_of=duplicate_of,
         persons=list(persons), organizations=list(organizations), locations=list(locations),
         countries=list(countries), versions={"index": "test"}, indexed_at=datetime.now(UTC),
@@ -160,7 +160,7 @@ def test_collapse_shows_each_story_once_with_its_outlets(corpus) -> None:
     flat = run(corpus, "Rotterdam", size=20)
     assert len([h for h in flat.hits if h.cluster_id == "c-strike"]) == 4
     story = run(corpus, "Rotterdam", size=20, collapse=True)
-    strike = [h for h in story.hits if h.cluster_id == "c-strike"]
+    strike = [h for h in story.hits if h.story_id == "c-strike"]
     assert len(strike) == 1 and story.stories == len(story.hits)
     assert strike[0].story_articles == 4 and strike[0].story_outlet_count == 4
     assert set(strike[0].story_outlets or []) == {"portnews.example", "wire.example",
@@ -176,11 +176,14 @@ def test_pages_do_not_overlap(corpus) -> None:
 def test_new_install_is_a_generation_of_the_newest_mapping_behind_the_alias(corpus) -> None:
     es, settings = corpus
     index = elastic.write_index(es, settings.es_alias)
-    assert index == f"{settings.es_alias}-v3-000001"
+    newest = elastic.mapping_versions()[-1]
+    assert index == f"{settings.es_alias}-v{newest}-000001"
     mapping = es.indices.get_mapping(index=index)[index]["mappings"]
-    assert mapping["dynamic"] == "strict" and mapping["_meta"]["mapping_version"] == 3
-    templates = es.indices.get_index_template(name=f"{settings.es_alias}-v3")["index_templates"]
-    assert templates[0]["index_template"]["index_patterns"] == [f"{settings.es_alias}-v3-*"]
+    assert mapping["dynamic"] == "strict" and mapping["_meta"]["mapping_version"] == newest
+    templates = es.indices.get_index_template(
+        name=f"{settings.es_alias}-v{newest}")["index_templates"]
+    assert templates[0]["index_template"]["index_patterns"] == [
+        f"{settings.es_alias}-v{newest}-*"]
 
 
 def test_rollover_keeps_every_generation_searchable(base_settings: Settings) -> None:
@@ -194,7 +197,8 @@ def test_rollover_keeps_every_generation_searchable(base_settings: Settings) -> 
         assert not waiting.rolled_over and waiting.conditions
         done = elastic.rollover(es, settings, max_docs=1)
         assert done.rolled_over and done.old_index == first
-        assert done.new_index == f"{settings.es_alias}-v3-000002"
+        newest = elastic.mapping_versions()[-1]
+        assert done.new_index == f"{settings.es_alias}-v{newest}-000002"
         assert elastic.write_index(es, settings.es_alias) == done.new_index
         elastic.bulk_index(es, settings.es_alias, [(CORPUS[3].id, CORPUS[3].to_bytes())])
         es.indices.refresh(index=settings.es_alias)

@@ -241,7 +241,8 @@ def rollover(
 
 
 def drop_index(es: Elasticsearch, settings: WorkerSettings) -> None:
-    """Delete every index behind the alias, its templates, and the dedup state (tests, reset)."""
+    """Delete every index behind the alias, its templates, the dedup state and the stories
+    (tests, reset)."""
     if es.indices.exists_alias(name=settings.es_alias):
         for name in es.indices.get_alias(name=settings.es_alias):
             es.indices.delete(index=name)
@@ -252,7 +253,8 @@ def drop_index(es: Elasticsearch, settings: WorkerSettings) -> None:
     # By name: deleting by wildcard is refused where action.destructive_requires_name holds.
     state = list(es.indices.get(index=f"{settings.dedup_index}-*", expand_wildcards="open",
                                 allow_no_indices=True))
-    for name in [*state, settings.dedup_index]:
+    for name in [*state, settings.dedup_index, settings.stories_index,
+                 f"{settings.stories_index}-lock"]:
         es.options(ignore_status=404).indices.delete(index=name)
 
 

@@ -10,11 +10,17 @@ from typing import Any
 import pytest
 
 from flows.reenrich import first_stale_stage, input_for, selection
-from schemas.articles import CleanArticle, DedupedArticle, EnrichedArticle, RawArticle
+from schemas.articles import (
+    CleanArticle,
+    DedupedArticle,
+    EnrichedArticle,
+    RawArticle,
+    StoriedArticle,
+)
 from workers.dedup.fingerprint import article_text, text_hash, tokens
 from workers.topology import STAGES, current_versions
 
-CURRENT = {"clean": "2", "dedup": "2", "entities": "3", "index": "1"}
+CURRENT = {"clean": "2", "dedup": "2", "entities": "3", "stories": "1", "index": "1"}
 
 
 @pytest.mark.parametrize(("recorded", "stage"), [
@@ -55,7 +61,8 @@ DOC: dict[str, Any] = {
     "entities": [{"name": "Bank", "type": "organization", "count": 1}],
     "organizations": ["Bank"], "persons": [], "locations": [], "countries": [],
     "entities_model": "en_core_web_sm", "metadata": {"feed": "x"},
-    "versions": {"clean": "1", "dedup": "1", "entities": "1", "index": "1"},
+    "story_id": "s-abc", "story_score": 1.0, "story_vector": [1.0] + [0.0] * 255,
+    "versions": {"clean": "1", "dedup": "1", "entities": "1", "stories": "1", "index": "1"},
     "indexed_at": "2024-01-05T10:00:05Z",
 }
 
@@ -91,10 +98,21 @@ def test_entities_gets_the_dedup_hash_recomputed_with_dedups_own_function() -> N
     assert given.text_hash == "h"
 
 
-def test_index_gets_the_enriched_article() -> None:
-    article = EnrichedArticle.model_validate_json(input_for("index", DOC))
+def test_stories_gets_the_enriched_article_without_its_story() -> None:
+    article = EnrichedArticle.model_validate_json(input_for("stories", DOC))
     assert article.organizations == ["Bank"] and article.entities[0].name == "Bank"
+    assert "story_id" not in json.loads(input_for("stories", DOC))
+
+
+def test_index_gets_the_storied_article() -> None:
+    article = StoriedArticle.model_validate_json(input_for("index", DOC))
+    assert article.story_id == "s-abc" and article.entities[0].name == "Bank"
     assert "indexed_at" not in json.loads(input_for("index", DOC))
+
+
+def test_a_document_from_before_stories_is_redone_from_the_stories_stage() -> None:
+    old = {k: v for k, v in DOC["versions"].items() if k != "stories"}
+    assert first_stale_stage(old, {**old, "stories": "1"}) == "stories"
 
 
 def test_every_stage_can_be_redone_from_a_document() -> None:

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pytest
 
-from flows.reindex import _carried, drop_old_indices, indices_behind_alias
+from flows.reindex import carried, drop_old_indices, indices_behind_alias
 from workers.settings import WorkerSettings
 
 
@@ -59,10 +59,16 @@ def test_the_indices_behind_the_alias_are_listed_in_order() -> None:
     assert indices_behind_alias(es, SETTINGS) == ["news-v2-000001", "news-v2-000002"]
 
 
-def test_a_document_of_an_older_mapping_gains_its_language_fields_when_carried_over() -> None:
+def test_a_document_of_an_older_mapping_gains_its_language_fields_whencarried_over() -> None:
     old = {"id": "a", "language": "de", "title": "Häfen", "body": "Die Häfen streiken."}
-    assert _carried(dict(old))["localized"] == {"de": {"title": "Häfen",
+    assert carried(dict(old))["localized"] == {"de": {"title": "Häfen",
                                                        "body": "Die Häfen streiken."}}
-    assert "localized" not in _carried({**old, "language": "en"})
+    assert "localized" not in carried({**old, "language": "en"})
     newer = {**old, "localized": {"de": {"title": "x", "body": "y"}}}
-    assert _carried(dict(newer)) == newer  # already there: left as it is
+    assert carried(dict(newer)) == newer  # already there: left as it is
+
+
+def test_a_document_from_before_stories_takes_its_cluster_as_its_story() -> None:
+    old = {"id": "a", "language": "en", "body": "x", "cluster_id": "c1"}
+    assert carried(dict(old))["story_id"] == "c1"
+    assert carried({**old, "story_id": "s-a"})["story_id"] == "s-a"

@@ -18,9 +18,9 @@ def dead(offset: int, stage: str) -> DeadLetter:
 
 def test_replayed_dead_letters_are_counted_by_the_input_topic_of_their_stage() -> None:
     report = ReplayReport(replayed=[dead(0, "clean"), dead(1, "entities"), dead(2, "clean"),
-                                    dead(3, "index")])
+                                    dead(3, "stories"), dead(4, "index")])
     assert report.by_topic(WorkerSettings(topic_prefix="t")) == {
-        "t.raw": 2, "t.deduped": 1, "t.enriched": 1}
+        "t.raw": 2, "t.deduped": 1, "t.enriched": 1, "t.storied": 1}
     assert ReplayReport().by_topic(WorkerSettings(topic_prefix="t")) == {}
 
 

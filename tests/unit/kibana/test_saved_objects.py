@@ -52,7 +52,7 @@ def test_ndjson_is_current_and_complete() -> None:
         "kibana/newsflow.ndjson is stale: run python kibana/build.py"
     kinds = [o["type"] for o in objects()]
     assert kinds.count("index-pattern") == 1 and kinds.count("dashboard") == 1
-    assert kinds.count("search") == 1 and kinds.count("lens") == 7
+    assert kinds.count("search") == 1 and kinds.count("lens") == 8
     ids = [(o["type"], o["id"]) for o in objects()]
     assert len(ids) == len(set(ids))
 
@@ -139,8 +139,8 @@ def test_dashboard_shows_the_panels_the_issue_asks_for() -> None:
     }
     fields_shown = set().union(*(lens_fields.get(i, set()) for i in shown))
     assert {"persons", "organizations", "locations", "source", "countries", "published_at",
-            "cluster_id"} <= fields_shown
-    assert "newsflow-articles" in shown
+            "story_id", "language"} <= fields_shown
+    assert {"newsflow-articles", "newsflow-todays-stories"} <= shown
 
 
 def test_import_request_is_well_formed() -> None:

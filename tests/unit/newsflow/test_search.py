@@ -57,7 +57,7 @@ def test_match_all_for_star_and_phrases_go_to_the_exact_subfields() -> None:
 
 def test_collapse_and_pagination() -> None:
     request = build_request("x", size=5, page=3, collapse=True)
-    assert request["collapse"] == {"field": "cluster_id"}
+    assert request["collapse"] == {"field": "story_id"}
     assert request["from_"] == 10 and request["size"] == 5
     assert {"persons", "organizations", "locations", "source", "countries", "first",
             "last"} <= set(request["aggs"])

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from schemas.articles import EnrichedArticle, Entity, IndexDocument, Mention
+from schemas.articles import Entity, IndexDocument, Mention, StoriedArticle
 from workers.index import IndexStage
 from workers.io.elastic import index_definition
 from workers.stage import Emit
@@ -18,26 +18,29 @@ def test_every_document_field_is_in_the_mapping_and_the_mapping_is_strict():
 
 
 def test_index_stage_shapes_the_document_and_records_its_version():
-    article = EnrichedArticle(
+    article = StoriedArticle(
         id="abc", url="https://e.com/1", canonical_url="https://e.com/1", source="e.com",
         title="T", body="Body", word_count=1, cluster_id="abc", text_hash="h",
+        story_id="s-abc", story_score=1.0, story_vector=[1.0, 0.0],
         persons=["Ada Lovelace"], metadata={"k": "v"}, versions={"clean": "1"},
     )
     [outcome] = IndexStage().process([article])
     assert isinstance(outcome, Emit)
     doc = outcome.article
     assert doc.id == "abc" and doc.persons == ["Ada Lovelace"] and doc.metadata == {"k": "v"}
-    assert doc.versions == {"clean": "1", "index": "1.0.0"}
+    assert doc.versions == {"clean": "1", "index": "1.1.0"}
+    assert doc.story_id == "s-abc" and doc.story_score == 1.0
     assert doc.indexed_at <= datetime.now(UTC)
 
 
 def test_the_document_carries_every_field_of_the_article_it_shares_entities_included():
     # Every document field but the index's own comes from the article, so none is left out.
     own = {"indexed_at", "localized"}
-    assert set(IndexDocument.model_fields) - own <= set(EnrichedArticle.model_fields)
-    article = EnrichedArticle(
+    assert set(IndexDocument.model_fields) - own <= set(StoriedArticle.model_fields)
+    article = StoriedArticle(
         id="abc", url="https://e.com/1", canonical_url="https://e.com/1", source="e.com",
         title="T", body="Ada Lovelace wrote.", word_count=3, cluster_id="c1", text_hash="h",
+        story_id="s-abc", story_score=1.0, story_vector=[1.0, 0.0],
         is_duplicate=True, duplicate_of="x", similarity=0.9, language="en",
         published_at=datetime(2025, 1, 2, tzinfo=UTC),
         entities=[Entity(name="Ada Lovelace", type="person", count=1,
@@ -53,10 +56,11 @@ def test_the_document_carries_every_field_of_the_article_it_shares_entities_incl
 
 def test_an_article_in_a_language_with_an_analyser_is_indexed_again_under_its_language():
     def doc(language):
-        article = EnrichedArticle(
+        article = StoriedArticle(
             id="abc", url="https://e.com/1", canonical_url="https://e.com/1", source="e.com",
             title="Huelga en el puerto", body="Los estibadores convocan huelgas.", word_count=4,
-            cluster_id="c1", text_hash="h", language=language)
+            cluster_id="c1", text_hash="h", language=language, story_id="s-abc",
+            story_score=1.0, story_vector=[1.0, 0.0])
         [outcome] = IndexStage().process([article])
         assert isinstance(outcome, Emit)
         return outcome.article

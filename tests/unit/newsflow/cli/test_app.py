@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from newsflow import cli
 from newsflow.config import Settings
 
-COMMANDS = ["worker", "publish", "search", "rollover", "audit", "deploy", "backfill", "reindex",
-            "reenrich", "stack", "workers", "dlq", "stories"]
+COMMANDS = ["worker", "publish", "search", "story", "rollover", "audit", "deploy", "backfill",
+            "reindex", "reenrich", "stack", "workers", "dlq", "stories"]
 SUBCOMMANDS = {"stack": ["up", "down", "clean", "status", "init"], "workers": ["start", "stop"],
                "dlq": ["list", "replay"], "stories": ["similarity"]}
 

@@ -33,6 +33,7 @@ def to_document(article: StoriedArticle, indexed_at: datetime) -> IndexDocument:
     fields["versions"] = {**article.versions, NAME: VERSION}
     fields["indexed_at"] = indexed_at
     fields["localized"] = localized(article.language, article.title, article.body) or None
+    fields["story_vector"] = article.story_vector or None  # none for an article without words
     return IndexDocument.model_validate(fields)
 
 

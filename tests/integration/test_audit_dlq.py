@@ -13,7 +13,7 @@ from tests.integration.conftest import REPO, Pipeline, wait_for
 from tests.integration.faults.corpus import check_books, make_corpus, progress, publish
 from workers.io import kafka_admin
 from workers.io.dead_letters import list_dead
-from workers.topology import RAW
+from workers.topology import RAW, STAGES
 
 
 def _books_balanced(pipeline: Pipeline, good: int) -> bool:
@@ -53,7 +53,7 @@ def test_audit_reconciles_and_dead_letters_replay_once(pipeline: Pipeline) -> No
         assert d.attempts == 1 and d.error and d.error_type
         topic, partition, offset = d.source.rsplit("/", 2)
         assert int(partition) >= 0 and int(offset) >= 0
-        assert topic == settings.topic("raw" if d.stage == "clean" else "enriched")
+        assert topic == STAGES[d.stage].input_topic(settings)
     assert all(d.article_id for d in dead if d.stage == "index")
     assert {d.reason for d in list_dead(settings, stage="index")} == {"index-rejected"}
     assert len(list_dead(settings, reason="invalid")) == 2

@@ -109,7 +109,7 @@ def test_offline_jsonl_mode_gives_the_worker_path_output(pipeline: Pipeline, tmp
     report = publish(pipeline.settings, messages)
     wait_for(lambda: indexed(pipeline, report.ids) == len(report.ids), what="seeds indexed")
 
-    topics = ["raw", "clean", "deduped", "enriched"]
+    topics = ["raw", "clean", "deduped", "enriched", "storied"]
     records = {kind: pipeline.read_topic(kind, expect=len(messages)) for kind in topics}
     es = elastic.client(pipeline.settings)
     indexed_docs = {

@@ -221,7 +221,8 @@ def test_a_v1_install_still_searches_and_rolls_over(base_settings: Settings) -> 
         es.indices.create(index=legacy, settings=body["settings"], mappings=body["mappings"],
                           aliases={settings.es_alias: {"is_write_index": True}})
         assert elastic.ensure_index(es, settings) == legacy  # left as it is
-        elastic.bulk_index(es, settings.es_alias, [(CORPUS[3].id, CORPUS[3].to_bytes())])
+        old = CORPUS[3].model_copy(update={"story_id": None})  # a document of its day
+        assert not elastic.bulk_index(es, settings.es_alias, [(old.id, old.to_bytes())])
         es.indices.refresh(index=settings.es_alias)
         assert [h.id for h in search(es, settings.es_alias, "Turkey earthquake").hits] == \
             ["quake"]

@@ -51,6 +51,8 @@ def test_joins_from_two_replicas_at_once_all_count(stores) -> None:
         t.join()
     doc = one.es.get(index=one.index, id=story_id)["_source"]
     assert doc["size"] == 31
+    # Read back whole each time, the vector is the mean of all 31, not of the last join.
+    assert sum(1 for v in doc["vector"] if v > 0) == 31
     assert set(doc["sources"]) == {"founder.example", *(f"outlet{i}.example" for i in range(4))}
 
 
@@ -84,3 +86,12 @@ def test_a_lock_whose_lease_ran_out_is_taken_over(stores) -> None:
     with two.founding():
         held = two.es.get(index=two.lock_index, id=LOCK_ID)["_source"]
         assert held["owner"] == two.owner
+
+
+def test_an_outlet_name_too_long_to_index_does_not_make_its_story_unwritable(stores) -> None:
+    one, _ = stores
+    huge = member(1, "s" * 40_000)  # an article whose source no keyword field would index
+    one.create([founded(huge)])
+    one.join([("s-a1", member(2, "t" * 40_000))])
+    doc = one.es.get(index=one.index, id="s-a1")["_source"]
+    assert doc["size"] == 2 and len(doc["sources"]) == 2

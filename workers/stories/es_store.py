@@ -10,8 +10,9 @@
   grown by :func:`workers.stories.store.joined` and written back only if nobody wrote it in
   between; on a conflict it is read again and the join re-applied.
 
-Settings and mappings: ``schemas/es/stories.json``. A read or write the cluster refuses (not
-a conflict) raises ``StoryStoreError``, a transient error: the batch is retried.
+Settings and mappings: ``schemas/es/stories.json``. A read or write that fails for a while
+(unreachable, 429, 5xx) raises ``StoryStoreError``, a transient error: the batch is retried;
+a story refused for good (4xx) raises ``StoryRejected``: the article is dead-lettered.
 """
 
 from __future__ import annotations
@@ -41,7 +42,25 @@ JOIN_ATTEMPTS = 10
 
 
 class StoryStoreError(TransientError):
-    """The stories index refused a read or a write, or the founding lock stayed taken."""
+    """The stories index failed a read or a write, or the founding lock stayed taken."""
+
+
+class StoryRejected(ValueError):
+    """The stories index refused a story for good (HTTP 4xx): not a fault that waiting cures.
+    The batch fails, and the runtime re-runs it one article at a time, dead-lettering the one
+    whose story cannot be written."""
+
+
+def _check(item: dict[str, Any], what: str) -> bool:
+    """True if the bulk item succeeded; False on a conflict (409); raise otherwise."""
+    status = item["status"]
+    if status < 300:
+        return True
+    if status == 409:
+        return False
+    if status == 429 or status >= 500:
+        raise StoryStoreError(f"{what} {item['_id']}: HTTP {status}: {item.get('error')}")
+    raise StoryRejected(f"{what} {item['_id']}: HTTP {status}: {item.get('error')}")
 
 
 def _to_doc(story: Story) -> dict[str, Any]:
@@ -181,9 +200,7 @@ class ElasticsearchStore:
                            _to_doc(story)]
         result = self.es.bulk(operations=operations)
         for item in result["items"]:
-            status = item["create"]["status"]
-            if status >= 300 and status != 409:  # 409: founded before, by a replay
-                raise StoryStoreError(f"story not created: {item['create'].get('error')}")
+            _check(item["create"], "story not created")  # a conflict: founded before (replay)
 
     def join(self, members: Sequence[tuple[str, Member]]) -> None:
         from elasticsearch import ApiError
@@ -210,14 +227,8 @@ class ElasticsearchStore:
                                           "if_primary_term": doc["_primary_term"]}},
                                _to_doc(story)]
             result = self.es.bulk(operations=operations)
-            retry = {}
-            for item in result["items"]:
-                status, sid = item["index"]["status"], item["index"]["_id"]
-                if status == 409:
-                    retry[sid] = todo[sid]
-                elif status >= 300:
-                    raise StoryStoreError(f"story {sid} not updated: {item['index'].get('error')}")
-            todo = retry
+            todo = {item["index"]["_id"]: todo[item["index"]["_id"]] for item in result["items"]
+                    if not _check(item["index"], "story not updated")}
         raise StoryStoreError(f"stories {sorted(todo)} kept changing under {JOIN_ATTEMPTS} joins")
 
     def merge(self, young: str, old: str) -> None:

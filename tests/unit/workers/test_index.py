@@ -75,3 +75,13 @@ def test_an_article_in_a_language_with_an_analyser_is_indexed_again_under_its_la
     for language in ("en", "pt", None):
         assert doc(language).localized is None
         assert "localized" not in doc(language).model_dump_json(exclude_none=True)
+
+
+def test_an_article_without_a_story_vector_is_indexed_without_one() -> None:
+    article = StoriedArticle(
+        id="abc", url="https://e.com/1", canonical_url="https://e.com/1", source="e.com",
+        title="T", body="...", word_count=0, cluster_id="abc", text_hash="h",
+        story_id="s-abc", story_score=1.0, story_vector=[])
+    [outcome] = IndexStage().process([article])
+    assert isinstance(outcome, Emit)
+    assert "story_vector" not in outcome.article.model_dump(exclude_none=True)

@@ -27,7 +27,8 @@ import typer
 # The Kafka SCRAM users, one per pipeline stage plus the publisher and the admin (topics, ACLs).
 # Kept here rather than derived from workers.topology so this module stays import-light; a unit
 # test checks the two agree.
-KAFKA_USERS: tuple[str, ...] = ("admin", "publisher", "clean", "dedup", "entities", "index")
+KAFKA_USERS: tuple[str, ...] = ("admin", "publisher", "clean", "dedup", "entities", "stories",
+                                 "index")
 
 # Every variable docker-compose.yml reads from .env. Values are generated, never defaults.
 ENV_KEYS: tuple[str, ...] = (
@@ -35,7 +36,7 @@ ENV_KEYS: tuple[str, ...] = (
     "KIBANA_SYSTEM_PASSWORD",  # built-in kibana_system: Kibana's own connection to ES
     "KIBANA_ENCRYPTION_KEY",  # xpack.encryptedSavedObjects.encryptionKey (32+ chars)
     "ES_ADMIN_PASSWORD",  # ES user newsflow_admin: creates indices and the alias (init)
-    "ES_WRITER_PASSWORD",  # ES user newsflow_writer: the dedup and index workers
+    "ES_WRITER_PASSWORD",  # ES user newsflow_writer: the dedup, stories and index workers
     "ES_READER_PASSWORD",  # ES user newsflow_reader: search, Kibana users
     *(f"KAFKA_{user.upper()}_PASSWORD" for user in KAFKA_USERS),
     "KAFKA_KEYSTORE_PASSWORD",  # the broker's PKCS#12 keystore (made by the certs service)

@@ -26,6 +26,7 @@ stage() {  # stage input output
 stage clean raw clean
 stage dedup clean deduped
 stage entities deduped enriched
-stage index enriched ""
+stage stories enriched storied
+stage index storied ""
 acl --allow-principal User:publisher --operation Write --operation Describe --topic news.raw
 echo "kafka ACLs ready"

@@ -8,7 +8,8 @@
 # Passwords come from the environment (the git-ignored .env), never from this file.
 set -euo pipefail
 for v in KAFKA_ADMIN_PASSWORD KAFKA_PUBLISHER_PASSWORD KAFKA_CLEAN_PASSWORD KAFKA_DEDUP_PASSWORD \
-         KAFKA_ENTITIES_PASSWORD KAFKA_INDEX_PASSWORD KAFKA_KEYSTORE_PASSWORD; do
+         KAFKA_ENTITIES_PASSWORD KAFKA_STORIES_PASSWORD KAFKA_INDEX_PASSWORD \
+         KAFKA_KEYSTORE_PASSWORD; do
   [ -n "${!v:-}" ] || { echo "$v is not set: run python -m newsflow.secrets init" >&2; exit 1; }
 done
 conf=/var/lib/kafka/server.properties
@@ -54,6 +55,7 @@ if [ ! -f /var/lib/kafka/data/meta.properties ]; then
     --add-scram "$(scram clean "$KAFKA_CLEAN_PASSWORD")" \
     --add-scram "$(scram dedup "$KAFKA_DEDUP_PASSWORD")" \
     --add-scram "$(scram entities "$KAFKA_ENTITIES_PASSWORD")" \
+    --add-scram "$(scram stories "$KAFKA_STORIES_PASSWORD")" \
     --add-scram "$(scram index "$KAFKA_INDEX_PASSWORD")"
 fi
 exec /opt/kafka/bin/kafka-server-start.sh "$conf"

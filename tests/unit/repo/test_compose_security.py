@@ -101,7 +101,8 @@ def test_each_stage_has_its_own_kafka_user_and_least_es_role(compose: dict[str, 
         targets = {s["target"]: s["source"] for s in services[stage]["secrets"]}
         assert targets["newsflow_kafka_password"] == f"kafka_{stage}_password"
         role = env["NEWSFLOW_ES_USERNAME"]
-        assert role == ("newsflow_writer" if stage in ("dedup", "index") else "newsflow_reader")
+        assert role == ("newsflow_writer" if stage in ("dedup", "stories", "index")
+                        else "newsflow_reader")
         assert not any(_SECRET_KEY.search(k) and not k.startswith("PREFECT") for k in env), stage
     assert len(users) == len(STAGES)
     acls = (REPO / "stack" / "security" / "kafka-acls.sh").read_text()

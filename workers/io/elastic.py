@@ -150,6 +150,14 @@ def write_index(es: Elasticsearch, alias: str) -> str | None:
     return str(next(iter(indices))) if len(indices) == 1 else None
 
 
+def write_mapping_version(es: Elasticsearch, alias: str) -> int | None:
+    """The mapping version of the index the alias writes to (from its name, ``<alias>-v<N>``
+    or ``<alias>-v<N>-<generation>``), None without one."""
+    name = write_index(es, alias)
+    match = _GENERATION.match(name) if name else None
+    return int(match.group("version")) if match else None
+
+
 def ensure_index(es: Elasticsearch, settings: WorkerSettings) -> str:
     """Create the current index and point the alias at it, unless the alias already exists.
 

@@ -85,3 +85,16 @@ def test_an_article_without_a_story_vector_is_indexed_without_one() -> None:
     [outcome] = IndexStage().process([article])
     assert isinstance(outcome, Emit)
     assert "story_vector" not in outcome.article.model_dump(exclude_none=True)
+
+
+def test_an_index_of_a_mapping_before_stories_gets_documents_without_story_fields() -> None:
+    article = StoriedArticle(
+        id="abc", url="https://e.com/1", canonical_url="https://e.com/1", source="e.com",
+        title="T", body="Body", word_count=1, cluster_id="abc", text_hash="h",
+        story_id="s-abc", story_score=1.0, story_vector=[1.0, 0.0],
+        versions={"stories": "1.0.0"})
+    for version, kept in ((3, False), (4, True), (None, True)):
+        [outcome] = IndexStage(lambda v=version: v).process([article])  # type: ignore[misc]
+        assert isinstance(outcome, Emit)
+        assert ("story_id" in outcome.article.model_dump(exclude_none=True)) is kept, version
+        assert ("stories" in outcome.article.versions) is kept

@@ -42,7 +42,7 @@ SENTENCE_END = re.compile(r"[.!?¿¡:\"“”«»]\s*$")
 WORDFREQ_LANGUAGES = frozenset(available_languages())
 
 
-@lru_cache(maxsize=500_000)
+@lru_cache(maxsize=200_000)  # bounded: docs/stages/stories.md, memory
 def rarity(word: str, language: str) -> float:
     """How informative ``word`` is in ``language``: 8 minus its Zipf frequency (0 for "the",
     8 for a word never seen); 1.0 for every word of a language wordfreq does not know."""

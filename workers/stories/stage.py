@@ -37,7 +37,7 @@ VERSION = STAGES[NAME].version
 DAY = 86400.0
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)  # bounded, a worker runs for weeks: docs/stages/stories.md, memory
 def story_profile(title: str, text: str, language: str | None) -> Profile:
     """A story representative's profile, cached: the same stories are candidates again and
     again while their event is in the news."""

@@ -15,6 +15,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+import numpy as np
+
 MAX_LISTED = 50  # sources and languages kept per story (the biggest stories run everywhere)
 
 
@@ -116,12 +118,9 @@ class StoryStore(Protocol):
     def close(self) -> None: ...
 
 
-def _cosine(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True))
-
-
 class MemoryStore:
-    """Stories in this process: exact nearest neighbours, a founding lock that is a no-op."""
+    """Stories in this process (offline runs, tests): exact nearest neighbours by one matrix
+    product a look-up, a founding lock that is a no-op."""
 
     def __init__(self) -> None:
         self.stories: dict[str, Story] = {}
@@ -130,13 +129,16 @@ class MemoryStore:
                 ) -> list[list[Story]]:
         live = [s for s in self.stories.values()
                 if s.last_seen >= since and s.merged_into is None and s.vector]
+        if not live:
+            return [[] for _ in vectors]
+        matrix = np.array([s.vector for s in live])
         out: list[list[Story]] = []
         for vec in vectors:
             if vec is None:
                 out.append([])
                 continue
-            ranked = sorted(live, key=lambda s: -_cosine(vec, s.vector or []))
-            out.append(ranked[:k])
+            similarity = matrix @ np.array(vec)
+            out.append([live[i] for i in np.argsort(-similarity, kind="stable")[:k]])
         return out
 
     @contextmanager

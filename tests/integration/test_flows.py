@@ -59,7 +59,7 @@ def test_publish_and_stage_worker_flows_run_on_the_prefect_server(pipeline: Pipe
             assert run.state is not None and run.state.type == StateType.COMPLETED
 
     # The rest of the pipeline picks the cleaned article up and indexes it.
-    for stage in ("dedup", "entities", "index"):
+    for stage in ("dedup", "entities", "stories", "index"):
         pipeline.start_worker(stage)
     es = elastic.client(pipeline.settings)
     wait_for(lambda: es.count(index=pipeline.settings.es_alias)["count"] == 1, what="indexed")

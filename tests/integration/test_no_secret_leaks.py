@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from tests.integration.conftest import REPO, Pipeline, wait_for
 from workers.io import elastic
 from workers.settings import settings_env
+from workers.topology import STAGES
 
 ES_SECRET = "es-Secret-9f3b1c7d2e"
 KAFKA_SECRET = "kafka-Secret-4a8e6f0b5c"
@@ -90,7 +91,7 @@ def test_secrets_appear_in_no_log_output_dlq_or_flow_record(
 
     pipeline.stop()
     worker_logs = {p.name: p.read_text(errors="replace") for p in pipeline.log_dir.glob("*.log")}
-    assert len(worker_logs) == 4 and all(worker_logs.values())
+    assert len(worker_logs) == len(STAGES) and all(worker_logs.values())
     assert any("DEBUG" in text or '"debug"' in text.lower() for text in worker_logs.values())
 
     haystacks = {

@@ -17,7 +17,7 @@ from elasticsearch import Elasticsearch
 
 from newsflow.config import Settings
 from newsflow.search import Filters, search
-from schemas.articles import EnrichedArticle
+from schemas.articles import StoriedArticle
 from workers.index import to_document
 from workers.io import elastic
 
@@ -46,13 +46,14 @@ ARTICLES = {
 }
 
 
-def article(lang: str) -> EnrichedArticle:
+def article(lang: str) -> StoriedArticle:
     title, body, _ = ARTICLES[lang]
-    return EnrichedArticle(
+    return StoriedArticle(
         id=f"port-{lang}", url=f"https://{lang}.example/port",
         canonical_url=f"https://{lang}.example/port",
         source=f"{lang}.example", title=title, body=body, language=lang,
-        word_count=len(body.split()), cluster_id=f"port-{lang}", text_hash=lang)
+        word_count=len(body.split()), cluster_id=f"port-{lang}", text_hash=lang,
+        story_id=f"s-port-{lang}", story_score=1.0, story_vector=[1.0] + [0.0] * 255)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -85,21 +85,28 @@ def _from_doc(doc: dict[str, Any]) -> Story:
 
 
 class ElasticsearchStore:
-    """Stories in ``index`` (created here if absent, with ``replicas`` replicas)."""
+    """Stories in ``index``, created if absent, with ``replicas()`` replicas.
 
-    def __init__(self, es: Elasticsearch, index: str, *, replicas: int = 0,
-                 create_index: bool = True) -> None:
+    Nothing is asked of Elasticsearch until the first batch: a worker started while a node
+    is down must not die at start (a new process would ask the same dead node first again);
+    inside a batch a fault is a transient error, waited out by the runtime's backoff while
+    the client learns which nodes are down."""
+
+    def __init__(self, es: Elasticsearch, index: str, *,
+                 replicas: Callable[[], int] = lambda: 0, create_index: bool = True) -> None:
         self.es = es
         self.index = index
         self.lock_index = f"{index}-lock"
         self.owner = uuid.uuid4().hex
-        if create_index:
-            self._create_indices(replicas)
+        self._replicas = replicas
+        self._ready = not create_index
 
-    def _create_indices(self, replicas: int) -> None:
+    def _create_indices(self) -> None:
+        if self._ready:
+            return
         from elasticsearch import BadRequestError
 
-        settings = {**DEFINITION["settings"], "number_of_replicas": replicas}
+        settings = {**DEFINITION["settings"], "number_of_replicas": self._replicas()}
         for name, mappings in ((self.index, DEFINITION["mappings"]),
                                (self.lock_index, DEFINITION["mappings_lock"])):
             try:
@@ -107,11 +114,13 @@ class ElasticsearchStore:
             except BadRequestError as exc:  # another replica made it first
                 if exc.error != "resource_already_exists_exception":
                     raise
+        self._ready = True
 
     def nearest(self, vectors: Sequence[list[float] | None], since: float, k: int
                 ) -> list[list[Story]]:
         from elasticsearch import ApiError
 
+        self._create_indices()
         asked = [v for v in vectors if v is not None]
         if not asked:
             return [[] for _ in vectors]
@@ -143,6 +152,7 @@ class ElasticsearchStore:
 
     @contextmanager
     def founding(self) -> Iterator[None]:
+        self._create_indices()
         seq = self._acquire()
         try:
             yield
@@ -194,6 +204,7 @@ class ElasticsearchStore:
     def create(self, stories: Sequence[Story]) -> None:
         if not stories:
             return
+        self._create_indices()
         operations: list[dict[str, Any]] = []
         for story in stories:
             operations += [{"create": {"_index": self.index, "_id": story.story_id}},
@@ -205,6 +216,7 @@ class ElasticsearchStore:
     def join(self, members: Sequence[tuple[str, Member]]) -> None:
         from elasticsearch import ApiError
 
+        self._create_indices()
         todo: dict[str, list[Member]] = {}
         for story_id, member in members:
             todo.setdefault(story_id, []).append(member)

@@ -172,7 +172,8 @@ def build(settings: WorkerSettings, context: StageContext) -> StoriesStage:
         from workers.io import elastic
         from workers.stories.es_store import ElasticsearchStore
 
-        store = ElasticsearchStore(context.es, settings.stories_index,
-                                   replicas=elastic.replicas(context.es, settings))
+        es = context.es
+        store = ElasticsearchStore(es, settings.stories_index,
+                                   replicas=lambda: elastic.replicas(es, settings))
     return StoriesStage(store, Similarity.load(), window_days=settings.stories_window_days,
                         candidates=settings.stories_candidates)
